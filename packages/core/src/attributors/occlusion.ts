@@ -1,0 +1,89 @@
+import { ExplainError } from '../errors.js';
+import { AblationAttributor, type AblationOptions, type Region } from './feature-ablation.js';
+
+export type Shape3 = [number, number, number];
+
+export interface OcclusionOptions extends AblationOptions {
+  /** Window [h, w, c]. Captum's (3,45,45) on NCHW is [45,45,3] here. */
+  slidingWindowShapes: Shape3;
+  /** Step per dimension [sh, sw, sc], or one number for all; default 1. */
+  strides?: number | Shape3;
+}
+
+const DIMENSIONS = ['height', 'width', 'channels'];
+
+/**
+ * Captum's Occlusion: a window slides over the image with the given strides; every position is replaced by the
+ * baseline and the drop of the target score is spread over the window. Per dimension there are
+ * ceil((D − w) / s) + 1 positions starting at k·s; a last window that runs past the edge is cut off there.
+ */
+export class Occlusion extends AblationAttributor<OcclusionOptions> {
+  protected regions([, h, w, c]: [number, number, number, number], options: OcclusionOptions): Region[] {
+    const { window, strides } = checkWindows([h, w, c], options.slidingWindowShapes, options.strides);
+    const [ny, nx, nc] = [0, 1, 2].map((d) => windowCount([h, w, c][d], window[d], strides[d]));
+    const regions: Region[] = [];
+    // Row-major over (h, w, c), as Captum enumerates its shifts.
+    for (let iy = 0; iy < ny; iy++) {
+      for (let ix = 0; ix < nx; ix++) {
+        for (let ic = 0; ic < nc; ic++) {
+          const start: Shape3 = [iy * strides[0], ix * strides[1], ic * strides[2]];
+          const end: Shape3 = [
+            Math.min(start[0] + window[0], h),
+            Math.min(start[1] + window[1], w),
+            Math.min(start[2] + window[2], c),
+          ];
+          regions.push({ start, end });
+        }
+      }
+    }
+    return regions;
+  }
+}
+
+/** Captum's count of window positions along one dimension. */
+export function windowCount(size: number, window: number, stride: number): number {
+  return Math.ceil((size - window) / stride) + 1;
+}
+
+/** Validates window and strides against an input [H,W,C]; returns them as triples. */
+export function checkWindows(
+  inputHWC: Shape3,
+  slidingWindowShapes: Shape3 | undefined,
+  strides: number | Shape3 | undefined,
+): { window: Shape3; strides: Shape3 } {
+  if (!Array.isArray(slidingWindowShapes) || slidingWindowShapes.length !== 3) {
+    throw new ExplainError(
+      'invalid_window',
+      `slidingWindowShapes must be [h, w, c] (NHWC order, e.g. [45, 45, 3]); got ${JSON.stringify(slidingWindowShapes)}.`,
+    );
+  }
+  const window = slidingWindowShapes;
+  window.forEach((size, d) => {
+    if (!Number.isInteger(size) || size < 1) {
+      throw new ExplainError('invalid_window', `The window's ${DIMENSIONS[d]} must be a positive integer; got ${size}.`);
+    }
+    if (size > inputHWC[d]) {
+      throw new ExplainError(
+        'window_too_large',
+        `The window [${window}] is larger than the input [${inputHWC}] in ${DIMENSIONS[d]} (${size} > ${inputHWC[d]}); use a window of at most ${inputHWC[d]}.`,
+      );
+    }
+  });
+  const steps: Shape3 = typeof strides === 'number' ? [strides, strides, strides] : strides ?? [1, 1, 1];
+  if (!Array.isArray(steps) || steps.length !== 3) {
+    throw new ExplainError('invalid_stride', `strides must be a number or [sh, sw, sc]; got ${JSON.stringify(strides)}.`);
+  }
+  steps.forEach((step, d) => {
+    if (!Number.isInteger(step) || step < 1) {
+      throw new ExplainError('invalid_stride', `The stride along ${DIMENSIONS[d]} must be a positive integer; got ${step}.`);
+    }
+    // Windows start at k·s; with s > w and more than one position, the elements between two windows are never occluded.
+    if (step > window[d] && windowCount(inputHWC[d], window[d], step) > 1) {
+      throw new ExplainError(
+        'stride_too_large',
+        `The stride along ${DIMENSIONS[d]} (${step}) is larger than the window (${window[d]}), so some elements would never be occluded; use a stride of at most ${window[d]}.`,
+      );
+    }
+  });
+  return { window: [...window] as Shape3, strides: steps };
+}

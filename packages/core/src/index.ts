@@ -1,0 +1,39 @@
+export { ExplainError, throwIfAborted, type ExplainErrorCode } from './errors.js';
+export { yieldToEventLoop, type AbortSignalLike } from './platform.js';
+export {
+  asModel,
+  predictScores,
+  type AsModelOptions,
+  type GraphModelLike,
+  type LayersModelLike,
+  type Model,
+  type ModelFunction,
+  type OutputKind,
+} from './model.js';
+export {
+  baselineValues,
+  checkImageBatch,
+  positiveInteger,
+  resolveTargets,
+  type AttributeOptions,
+  type Attributor,
+} from './attributors/attributor.js';
+export {
+  AblationAttributor,
+  defaultPerturbationsPerEval,
+  MAX_DEFAULT_PERTURBATIONS_PER_EVAL,
+  PERTURBATION_BATCH_BYTES,
+  type AblationOptions,
+  type Region,
+} from './attributors/feature-ablation.js';
+export { Occlusion, checkWindows, windowCount, type OcclusionOptions, type Shape3 } from './attributors/occlusion.js';
+export { predictClasses, type Prediction } from './predict.js';
+export { parseLabels, indexLabels, type Labels } from './labels.js';
+export {
+  preprocess,
+  presetOptions,
+  IMAGENET_PRESET,
+  MOBILENET_PRESET,
+  type PreprocessOptions,
+  type PreprocessPreset,
+} from './preprocess.js';
