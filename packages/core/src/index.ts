@@ -37,3 +37,11 @@ export {
   type PreprocessOptions,
   type PreprocessPreset,
 } from './preprocess.js';
+export {
+  METHOD_NAMES,
+  occlusionSettings,
+  runMethod,
+  type MethodName,
+  type MethodRun,
+  type MethodSettings,
+} from './methods.js';
