@@ -68,8 +68,8 @@ export function preprocess(image: tf.Tensor3D, options: PreprocessOptions | Prep
       if (ch > height || cw > width) {
         throw new ExplainError('invalid_option', `Cannot crop ${ch}×${cw} from an image of ${height}×${width}; resize it first.`);
       }
-      const top = Math.round((height - ch) / 2);
-      const left = Math.round((width - cw) / 2);
+      const top = roundHalfEven((height - ch) / 2);
+      const left = roundHalfEven((width - cw) / 2);
       x = tf.slice(x, [top, left, 0], [ch, cw, c]);
     }
     if (scale) x = tf.add(tf.mul(x, scale[0]), scale[1]);
@@ -77,4 +77,12 @@ export function preprocess(image: tf.Tensor3D, options: PreprocessOptions | Prep
     if (std) x = tf.div(x, tf.tensor1d(std));
     return tf.expandDims(x, 0) as tf.Tensor4D;
   });
+}
+
+/** Python's round(), which torchvision's center_crop uses: halves go to the even neighbour. */
+function roundHalfEven(x: number): number {
+  const floor = Math.floor(x);
+  const rest = x - floor;
+  if (rest !== 0.5) return Math.round(x);
+  return floor % 2 === 0 ? floor : floor + 1;
 }

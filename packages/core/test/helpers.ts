@@ -52,6 +52,9 @@ export function fileHandler(modelJson: string): tf.io.IOHandler {
 export const loadLayersModel = (path: string) => tfl.loadLayersModel(fileHandler(path));
 export const loadGraphModel = (path: string) => tfc.loadGraphModel(fileHandler(path));
 
+// Silences the "install tfjs-node" banner the cpu backend prints in Node.
+tf.env().set('IS_TEST', true);
+
 let wasmReady = false;
 /** Switch to a backend; wasm uses the SIMD build without threads (threaded wasm crashes in Node). */
 export async function useBackend(name: 'cpu' | 'wasm'): Promise<void> {
