@@ -17,11 +17,45 @@ export interface Region {
   end: [number, number, number];
 }
 
+/** What a scorer needs to know about one attribution run. */
+export interface AblationContext {
+  model: Model;
+  input: tf.Tensor4D;
+  /** The input's values, NHWC. */
+  inputData: Float32Array;
+  /** One baseline value per input element, NHWC. */
+  baseline: Float32Array;
+  shape: [number, number, number, number];
+  /** One target class per example. */
+  targets: number[];
+  /** Ablated copies per forward batch. */
+  perturbationsPerEval: number;
+}
+
+/**
+ * Computes f(x with region j ablated)[target_n] for a list of regions. The result is laid out j·N + n.
+ * The default scorer runs full forward passes; faster ones (incremental inference, worker pools) plug in here.
+ */
+export interface AblationScorer {
+  scoreRegions(regions: Region[]): Promise<Float32Array>;
+  dispose(): void | Promise<void>;
+}
+export type AblationScorerFactory = (context: AblationContext) => AblationScorer | Promise<AblationScorer>;
+
 export interface AblationOptions extends AttributeOptions {
   /** Value (or tensor broadcastable to the input) that replaces an ablated region; default 0. */
   baselines?: number | tf.Tensor;
   /** Ablated copies of the input per forward batch; default from `defaultPerturbationsPerEval`. Never changes the result. */
   perturbationsPerEval?: number;
+  /**
+   * First evaluate a coarse subset of the regions (about a tenth) and report its map through `onPartial`, then the
+   * rest. The final map is identical to a non-progressive run.
+   */
+  progressive?: boolean;
+  /** Called with the map so far (NHWC, the input's shape; uncovered elements are 0) after each batch. */
+  onPartial?: (map: Float32Array, done: number, total: number) => void;
+  /** How ablated inputs are scored; default: full forward passes in batches of `perturbationsPerEval`. */
+  scorer?: AblationScorerFactory;
 }
 
 /** Memory budget for the ablated copies of one forward batch. Activations scale with it (about 10–20× for CNNs). */
@@ -50,6 +84,11 @@ export abstract class AblationAttributor<Options extends AblationOptions> implem
   /** The regions to ablate, for an input of shape [N,H,W,C]. Throws ExplainError on bad options. */
   protected abstract regions(inputShape: [number, number, number, number], options: Options): Region[];
 
+  /** Indices of a coarse subset of `regions` evaluated first when `progressive` is set. Default: none. */
+  protected coarseRegions(_regions: Region[], _inputShape: [number, number, number, number], _options: Options): number[] {
+    return [];
+  }
+
   async attribute(input: tf.Tensor4D, options: Options): Promise<tf.Tensor4D> {
     checkImageBatch(input);
     const shape = input.shape as [number, number, number, number];
@@ -62,60 +101,96 @@ export abstract class AblationAttributor<Options extends AblationOptions> implem
     let targets: number[];
     try {
       targets = resolveTargets(options.target, shape[0], initial.shape[1]);
-      initialTarget = await gatherTargets(initial, targets, 1);
+      initialTarget = await gatherTargets(initial, targets);
     } finally {
       initial.dispose();
     }
-    const inputData = (await input.data()) as Float32Array;
-    const baseline = await baselineValues(options.baselines, shape);
+    const context: AblationContext = {
+      model: this.model,
+      input,
+      inputData: (await input.data()) as Float32Array,
+      baseline: await baselineValues(options.baselines, shape),
+      shape,
+      targets,
+      perturbationsPerEval: perEval,
+    };
 
-    const sums = new Float64Array(input.size);
-    const counts = new Uint32Array(input.size / shape[0]);
-    for (let first = 0; first < regions.length; first += perEval) {
-      throwIfAborted(options.signal);
-      const chunk = regions.slice(first, first + perEval);
-      const batch = ablatedBatch(inputData, baseline, shape, chunk);
-      let scores: tf.Tensor2D;
-      try {
-        scores = predictScores(this.model, batch);
-      } finally {
-        batch.dispose();
+    const coarse = options.progressive ? this.coarseRegions(regions, shape, options) : [];
+    const batches = evaluationBatches(regions.length, coarse, perEval);
+    const diffs = new Float64Array(regions.length * shape[0]);
+    const partial = options.onPartial ? new PartialMap(shape) : undefined;
+    const scorer = await (options.scorer ?? fullForwardScorer)(context);
+    try {
+      let done = 0;
+      for (const [b, indices] of batches.entries()) {
+        throwIfAborted(options.signal);
+        const scores = await scorer.scoreRegions(indices.map((i) => regions[i]));
+        indices.forEach((region, j) => {
+          for (let n = 0; n < shape[0]; n++) {
+            diffs[region * shape[0] + n] = initialTarget[n] - scores[j * shape[0] + n];
+          }
+          partial?.add(regions[region], diffs.subarray(region * shape[0], (region + 1) * shape[0]));
+        });
+        done += indices.length;
+        options.onProgress?.(done, regions.length);
+        // During the coarse pass the map is reported once, when the whole coarse grid is in.
+        if (partial && (done >= coarse.length || b === batches.length - 1)) options.onPartial?.(partial.map(), done, regions.length);
+        await yieldToEventLoop();
       }
-      let ablatedTarget: Float32Array;
-      try {
-        ablatedTarget = await gatherTargets(scores, targets, chunk.length);
-      } finally {
-        scores.dispose();
-      }
-      chunk.forEach((region, j) => {
-        const diffs = targets.map((_, n) => initialTarget[n] - ablatedTarget[j * shape[0] + n]);
-        accumulate(sums, counts, shape, region, diffs);
-      });
-      options.onProgress?.(Math.min(first + perEval, regions.length), regions.length);
-      await yieldToEventLoop();
+    } finally {
+      await scorer.dispose();
     }
     throwIfAborted(options.signal);
-    return tf.tensor4d(averaged(sums, counts), shape);
+    // Summed in region order whatever the evaluation order, so progressive and plain runs agree bit for bit.
+    const sums = new PartialMap(shape);
+    regions.forEach((region, i) => sums.add(region, diffs.subarray(i * shape[0], (i + 1) * shape[0])));
+    return tf.tensor4d(sums.map(), shape);
   }
 }
 
-/** scores[row, targets[row % N]] for rows = copies × N, downloaded. */
-async function gatherTargets(scores: tf.Tensor2D, targets: number[], copies: number): Promise<Float32Array> {
+/** Batches of region indices: the coarse regions first (in their order), then all others in region order. */
+function evaluationBatches(count: number, coarse: number[], perEval: number): number[][] {
+  const first = new Set(coarse);
+  const rest = Array.from({ length: count }, (_, i) => i).filter((i) => !first.has(i));
+  const chunks = (list: number[]) =>
+    Array.from({ length: Math.ceil(list.length / perEval) }, (_, b) => list.slice(b * perEval, (b + 1) * perEval));
+  return [...chunks(coarse), ...chunks(rest)];
+}
+
+/** Scores ablated copies with full forward passes of the model. */
+export const fullForwardScorer: AblationScorerFactory = ({ model, inputData, baseline, shape, targets }) => ({
+  async scoreRegions(regions) {
+    const batch = ablatedBatch(inputData, baseline, shape, regions);
+    let scores: tf.Tensor2D;
+    try {
+      scores = predictScores(model, batch);
+    } finally {
+      batch.dispose();
+    }
+    try {
+      return await gatherTargets(scores, targets);
+    } finally {
+      scores.dispose();
+    }
+  },
+  dispose() {},
+});
+
+/** scores[row, targets[row % N]] for every row, downloaded. */
+export async function gatherTargets(scores: tf.Tensor2D, targets: number[]): Promise<Float32Array> {
   const [rows, classes] = scores.shape;
   const flatIndices = new Int32Array(rows);
   for (let row = 0; row < rows; row++) flatIndices[row] = row * classes + targets[row % targets.length];
   const picked = tf.tidy(() => tf.gather(tf.reshape(scores, [-1]), tf.tensor1d(flatIndices, 'int32')));
   try {
-    const values = (await picked.data()) as Float32Array;
-    if (values.length !== copies * targets.length) throw new Error('internal: score rows do not match the batch');
-    return values;
+    return (await picked.data()) as Float32Array;
   } finally {
     picked.dispose();
   }
 }
 
 /** The batch [regions × N, H, W, C]: copy j·N + n is image n with region j replaced by the baseline. */
-function ablatedBatch(
+export function ablatedBatch(
   input: Float32Array,
   baseline: Float32Array,
   [n, h, w, c]: [number, number, number, number],
@@ -127,7 +202,7 @@ function ablatedBatch(
     data.set(input, j * input.length);
     for (let image = 0; image < n; image++) {
       const offset = (j * n + image) * imageSize;
-      forEachRun(region, h, w, c, (start, length) => {
+      forEachRun(region, w, c, (start, length) => {
         const from = image * imageSize + start;
         data.set(baseline.subarray(from, from + length), offset + start);
       });
@@ -137,7 +212,7 @@ function ablatedBatch(
 }
 
 /** Calls `run(start, length)` for each contiguous run of a region in an H×W×C image laid out row-major. */
-function forEachRun(region: Region, _h: number, w: number, c: number, run: (start: number, length: number) => void): void {
+export function forEachRun(region: Region, w: number, c: number, run: (start: number, length: number) => void): void {
   const [y0, x0, c0] = region.start;
   const [y1, x1, c1] = region.end;
   const wholePixels = c0 === 0 && c1 === c;
@@ -150,26 +225,36 @@ function forEachRun(region: Region, _h: number, w: number, c: number, run: (star
   }
 }
 
-function accumulate(
-  sums: Float64Array,
-  counts: Uint32Array,
-  [n, h, w, c]: [number, number, number, number],
-  region: Region,
-  diffs: number[],
-): void {
-  const imageSize = h * w * c;
-  forEachRun(region, h, w, c, (start, length) => {
-    for (let i = start; i < start + length; i++) counts[i]++;
-    for (let image = 0; image < n; image++) {
-      const base = image * imageSize;
-      const d = diffs[image];
-      for (let i = start; i < start + length; i++) sums[base + i] += d;
-    }
-  });
-}
+/** Σ diff · mask and the count of regions per element; `map()` is their ratio (0 where nothing covers). */
+class PartialMap {
+  private readonly sums: Float64Array;
+  private readonly counts: Uint32Array;
 
-function averaged(sums: Float64Array, counts: Uint32Array): Float32Array {
-  const out = new Float32Array(sums.length);
-  for (let i = 0; i < sums.length; i++) out[i] = sums[i] / counts[i % counts.length];
-  return out;
+  constructor(private readonly shape: [number, number, number, number]) {
+    this.sums = new Float64Array(shape[0] * shape[1] * shape[2] * shape[3]);
+    this.counts = new Uint32Array(shape[1] * shape[2] * shape[3]);
+  }
+
+  add(region: Region, diffs: ArrayLike<number>): void {
+    const [n, , w, c] = this.shape;
+    const imageSize = this.counts.length;
+    forEachRun(region, w, c, (start, length) => {
+      for (let i = start; i < start + length; i++) this.counts[i]++;
+      for (let image = 0; image < n; image++) {
+        const base = image * imageSize;
+        const d = diffs[image];
+        for (let i = start; i < start + length; i++) this.sums[base + i] += d;
+      }
+    });
+  }
+
+  map(): Float32Array {
+    const out = new Float32Array(this.sums.length);
+    const imageSize = this.counts.length;
+    for (let i = 0; i < out.length; i++) {
+      const count = this.counts[i % imageSize];
+      out[i] = count === 0 ? 0 : this.sums[i] / count;
+    }
+    return out;
+  }
 }

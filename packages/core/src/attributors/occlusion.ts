@@ -38,6 +38,31 @@ export class Occlusion extends AblationAttributor<OcclusionOptions> {
     }
     return regions;
   }
+
+  /**
+   * A coarser grid of the same windows: every k-th position per axis (and always the last), with k·stride ≤ window
+   * where possible so the coarse map still covers every pixel, and at most a tenth of all windows.
+   */
+  protected override coarseRegions(regions: Region[], [, h, w, c]: [number, number, number, number], options: OcclusionOptions): number[] {
+    const { window, strides } = checkWindows([h, w, c], options.slidingWindowShapes, options.strides);
+    const counts = [0, 1, 2].map((d) => windowCount([h, w, c][d], window[d], strides[d]));
+    const picks = (n: number, k: number) => {
+      const at = Array.from({ length: Math.ceil(n / k) }, (_, i) => i * k);
+      if (at[at.length - 1] !== n - 1) at.push(n - 1);
+      return at;
+    };
+    // Spatial axes only: the channel axis is usually a single position.
+    const steps = [0, 1, 2].map((d) => (d < 2 ? Math.max(1, Math.floor(window[d] / strides[d])) : 1));
+    const size = () => [0, 1, 2].reduce((product, d) => product * picks(counts[d], steps[d]).length, 1);
+    while (size() > regions.length / 10 && (steps[0] < counts[0] || steps[1] < counts[1])) {
+      const axis = counts[0] / steps[0] >= counts[1] / steps[1] ? 0 : 1;
+      steps[axis]++;
+    }
+    const [ys, xs, cs] = [0, 1, 2].map((d) => picks(counts[d], steps[d]));
+    const indices: number[] = [];
+    for (const iy of ys) for (const ix of xs) for (const ic of cs) indices.push((iy * counts[1] + ix) * counts[2] + ic);
+    return indices.length < regions.length ? indices : [];
+  }
 }
 
 /** Captum's count of window positions along one dimension. */
