@@ -221,3 +221,13 @@ describe('predictions, labels and preprocessing (cpu)', () => {
     tf.dispose([flat, small]);
   });
 });
+
+describe('ExplainError', () => {
+  it('instanceof accepts any library error by name and code (viz defines its own twin), nothing else', () => {
+    const twin = Object.assign(new Error('from viz'), { name: 'ExplainError', code: 'invalid_sign' });
+    expect(twin instanceof ExplainError).toBe(true);
+    expect(new ExplainError('aborted', 'x') instanceof ExplainError).toBe(true);
+    expect(new Error('plain') instanceof ExplainError).toBe(false);
+    expect(Object.assign(new Error('no code'), { name: 'ExplainError' }) instanceof ExplainError).toBe(false);
+  });
+});
