@@ -19,7 +19,7 @@ export class ExplainError extends Error {
    * core and viz each define ExplainError (neither depends on the other); `instanceof` accepts either one,
    * so callers can catch every deliberate error of the library with one check.
    */
-  static [Symbol.hasInstance](value: unknown): boolean {
+  static override [Symbol.hasInstance](value: unknown): boolean {
     return value instanceof Error && value.name === 'ExplainError' && typeof (value as { code?: unknown }).code === 'string';
   }
 }
