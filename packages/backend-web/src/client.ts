@@ -1,0 +1,100 @@
+import { ExplainError, type MethodName, type MethodSettings, type Prediction } from '@easy-explain/core';
+import type { SetupBackendOptions } from './backend.js';
+import { decodeImage, type ImageSource, type RgbImage } from './image.js';
+import type { LoadModelOptions } from './model.js';
+import type { BackendInfo, ExplainResult, ModelInfo, WorkerReply, WorkerRequest } from './protocol.js';
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+  onProgress?: (done: number, total: number, partial?: Float32Array) => void;
+}
+
+export interface JobOptions {
+  /** Called after each batch; `partial` is the map of the windows done so far (Occlusion with `partial: true`). */
+  onProgress?: (done: number, total: number, partial?: Float32Array) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * The page's side of the explanation worker: every call is a message to a worker running `serveExplainWorker`,
+ * so TF.js never runs on the page's main thread. Errors come back as ExplainError with their code.
+ */
+export class ExplainWorkerClient {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(private readonly worker: Worker) {
+    worker.onmessage = (event: MessageEvent<WorkerReply>) => this.receive(event.data);
+    worker.onerror = (event) => {
+      const error = new ExplainError('worker_failed', `The explanation worker failed: ${event.message || 'could not start'}.`);
+      for (const p of this.pending.values()) p.reject(error);
+      this.pending.clear();
+    };
+  }
+
+  private receive(reply: WorkerReply): void {
+    const p = this.pending.get(reply.id);
+    if (!p) return;
+    if (reply.type === 'progress') return p.onProgress?.(reply.done, reply.total, reply.partial);
+    this.pending.delete(reply.id);
+    if (reply.type === 'done') p.resolve(reply.value);
+    else p.reject(new ExplainError(reply.code, reply.message));
+  }
+
+  private call<T>(request: WorkerRequest, job: JobOptions = {}, transfer: Transferable[] = []): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      if (job.signal?.aborted) return reject(new ExplainError('aborted', 'Cancelled before it started.'));
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress: job.onProgress });
+      job.signal?.addEventListener('abort', () => this.worker.postMessage({ id: this.nextId++, request: { type: 'cancel', job: id } }), { once: true });
+      this.worker.postMessage({ id, request }, transfer);
+    });
+  }
+
+  setupBackend(name: 'auto' | string = 'auto', options: SetupBackendOptions = {}): Promise<BackendInfo> {
+    return this.call({ type: 'setup', backend: name, options });
+  }
+
+  info(): Promise<BackendInfo> {
+    return this.call({ type: 'info' });
+  }
+
+  /** Loads the model in the worker. Picked files are read there; nothing is uploaded. */
+  loadModel(
+    source: string | URL | File[] | FileList | { modelTopology: unknown; weightSpecs: unknown[]; weightData: ArrayBuffer; format?: string },
+    options: Omit<LoadModelOptions, 'onProgress'> = {},
+  ): Promise<ModelInfo> {
+    const s = source instanceof URL ? String(source) : typeof FileList !== 'undefined' && source instanceof FileList ? Array.from(source) : source;
+    return this.call({ type: 'loadModel', source: s as never, options });
+  }
+
+  /** Decodes the image on the page, sends its pixels to the worker, returns the top-k and the cropped photo. */
+  async predict(image: ImageSource, k = 5): Promise<{ predictions: Prediction[]; display: RgbImage }> {
+    const rgb = await decodeImage(image);
+    return this.call({ type: 'predict', image: rgb, k });
+  }
+
+  /** Attributes the last predicted image to `target` with a core method; cancel with `job.signal`. */
+  explain(method: MethodName, target: number, settings: MethodSettings = {}, job: JobOptions & { partial?: boolean } = {}): Promise<ExplainResult> {
+    return this.call({ type: 'explain', method, target, settings, partial: job.partial ?? false }, job);
+  }
+
+  /** Occlusion on a raw [N,H,W,C] input with the loaded model (for reference checks). */
+  attribute(
+    input: Float32Array,
+    shape: [number, number, number, number],
+    target: number | number[],
+    options: { slidingWindowShapes: [number, number, number]; strides?: number | [number, number, number]; baselines?: number; perturbationsPerEval?: number },
+    job: JobOptions = {},
+  ): Promise<ExplainResult> {
+    return this.call({ type: 'attribute', method: 'occlusion', input, shape, target, options }, job);
+  }
+
+  terminate(): void {
+    this.worker.terminate();
+    const error = new ExplainError('aborted', 'The worker was stopped.');
+    for (const p of this.pending.values()) p.reject(error);
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,59 @@
+import type { MethodName, MethodSettings, Prediction, OutputKind } from '@easy-explain/core';
+import type { PresetName } from './preset.js';
+import type { BackendAttempt, SetupBackendOptions } from './backend.js';
+import type { RgbImage } from './image.js';
+
+/** Messages between `ExplainWorkerClient` (page) and `serveExplainWorker` (worker). Plain data only. */
+export type WorkerRequest =
+  | { type: 'setup'; backend: string; options: SetupBackendOptions }
+  | {
+      type: 'loadModel';
+      /** A URL, the picked files, or in-memory artifacts (model JSON plus an ArrayBuffer of weights). */
+      source: string | File[] | { modelTopology: unknown; weightSpecs: unknown[]; weightData: ArrayBuffer; format?: string };
+      options: { outputKind?: OutputKind; preset?: PresetName; labels?: unknown; outputLayer?: string };
+    }
+  | { type: 'predict'; image: RgbImage; k: number }
+  | { type: 'explain'; method: MethodName; target: number; settings: MethodSettings; partial: boolean }
+  | {
+      type: 'attribute';
+      method: 'occlusion';
+      input: Float32Array;
+      shape: [number, number, number, number];
+      target: number | number[];
+      options: { slidingWindowShapes: [number, number, number]; strides?: number | [number, number, number]; baselines?: number; perturbationsPerEval?: number };
+    }
+  | { type: 'cancel'; job: number }
+  | { type: 'info' };
+
+export interface ModelInfo {
+  format: 'layers-model' | 'graph-model';
+  inputShape?: [number, number, number];
+  classes: number;
+  outputKind: OutputKind;
+  /** Class names, index = class; absent when the model came without labels and is not a 1000-class ImageNet model. */
+  labels?: string[];
+}
+
+export interface BackendInfo {
+  backend: string;
+  attempts: BackendAttempt[];
+  flags: Record<string, unknown>;
+  numTensors: number;
+}
+
+export interface ExplainResult {
+  attribution: Float32Array;
+  shape: number[];
+  parameters: Record<string, unknown>;
+  target: number | number[];
+  backend: string;
+  /** Wall time of the attribution in the worker, in ms. */
+  ms: number;
+}
+
+export type WorkerReply =
+  | { id: number; type: 'done'; value: unknown }
+  | { id: number; type: 'error'; code: string; message: string }
+  | { id: number; type: 'progress'; done: number; total: number; partial?: Float32Array };
+
+export type { Prediction, RgbImage };

@@ -1,0 +1,146 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Occlusion, occlusionSettings, runMethod, type Model, type Prediction } from '@easy-explain/core';
+import { predictClasses } from '@easy-explain/core';
+import { backendAttempts, setupBackend } from './backend.js';
+import { loadModel, type LoadedModel } from './model.js';
+import { OcclusionPartials } from './partial.js';
+import { prepareInput } from './prepare.js';
+import type { BackendInfo, ExplainResult, ModelInfo, WorkerReply, WorkerRequest } from './protocol.js';
+
+interface WorkerScope {
+  onmessage: ((event: MessageEvent) => void) | null;
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+}
+
+/**
+ * Runs in a Web Worker: call it from the worker's module (`serveExplainWorker(self)`). It owns TF.js, the model
+ * and the current image, so predictions and attributions never block the page.
+ */
+export function serveExplainWorker(scope: WorkerScope): void {
+  let model: LoadedModel | undefined;
+  let input: tf.Tensor4D | undefined;
+  const jobs = new Map<number, AbortController>();
+  const reply = (message: WorkerReply, transfer: Transferable[] = []) => scope.postMessage(message, transfer);
+
+  const info = (): BackendInfo => ({
+    backend: tf.getBackend(),
+    attempts: backendAttempts(),
+    flags: { ...tf.env().getFlags() },
+    numTensors: tf.memory().numTensors,
+  });
+
+  function requireModel(): LoadedModel {
+    if (!model) throw Object.assign(new Error('Load a model first.'), { code: 'invalid_model' });
+    return model;
+  }
+
+  async function attribute(
+    id: number,
+    m: Model,
+    x: tf.Tensor4D,
+    target: number | number[],
+    run: (m: Model, progress: (done: number, total: number) => void, signal: AbortSignal) => Promise<{ attribution: tf.Tensor4D; parameters: Record<string, unknown> }>,
+    partials?: OcclusionPartials,
+  ): Promise<ExplainResult> {
+    const controller = new AbortController();
+    jobs.set(id, controller);
+    const started = performance.now();
+    try {
+      const onProgress = (done: number, total: number) => {
+        if (!partials) return reply({ id, type: 'progress', done, total });
+        void partials.update().then((map) => reply({ id, type: 'progress', done, total, partial: map }, [map.buffer]));
+      };
+      const { attribution, parameters } = await run(partials?.model ?? m, onProgress, controller.signal);
+      try {
+        const data = (await attribution.data()) as Float32Array;
+        return { attribution: data, shape: attribution.shape, parameters, target, backend: tf.getBackend(), ms: performance.now() - started };
+      } finally {
+        attribution.dispose();
+      }
+    } finally {
+      jobs.delete(id);
+      partials?.dispose();
+    }
+  }
+
+  async function handle(id: number, request: WorkerRequest): Promise<{ value: unknown; transfer?: Transferable[] }> {
+    switch (request.type) {
+      case 'setup': {
+        await setupBackend(request.backend, request.options);
+        return { value: info() };
+      }
+      case 'info':
+        return { value: info() };
+      case 'loadModel': {
+        const { source } = request;
+        const loaded = await loadModel(
+          typeof source === 'string' || Array.isArray(source) ? source : (source as unknown as tf.io.ModelArtifacts),
+          request.options,
+        );
+        model?.dispose();
+        input?.dispose();
+        input = undefined;
+        model = loaded;
+        const classes = loaded.classes;
+        const value: ModelInfo = {
+          format: loaded.format,
+          inputShape: loaded.inputShape,
+          classes,
+          outputKind: loaded.outputKind,
+          labels: loaded.labels ? Array.from({ length: classes }, (_, i) => loaded.labels!.name(i)) : undefined,
+        };
+        return { value };
+      }
+      case 'predict': {
+        const m = requireModel();
+        const prepared = await prepareInput(request.image, m.preset, m.inputShape);
+        input?.dispose();
+        input = prepared.input;
+        const predictions: Prediction[] = await predictClasses(m, input, m.labels, request.k);
+        return { value: { predictions, display: prepared.display }, transfer: [prepared.display.data.buffer] };
+      }
+      case 'explain': {
+        const m = requireModel();
+        if (!input) throw Object.assign(new Error('Pick an image first.'), { code: 'invalid_input' });
+        const x = input;
+        const partials =
+          request.partial && request.method === 'occlusion'
+            ? new OcclusionPartials(m, x.shape as [number, number, number, number], occlusionSettings(x.shape[3], request.settings), request.target)
+            : undefined;
+        const result = await attribute(id, m, x, request.target, (mm, onProgress, signal) =>
+          runMethod(request.method, mm, x, { target: request.target, onProgress, signal }, request.settings),
+          partials,
+        );
+        return { value: result, transfer: [result.attribution.buffer] };
+      }
+      case 'attribute': {
+        // Raw tensors in, raw attribution out: for parity checks against reference data.
+        const x = tf.tensor4d(request.input, request.shape);
+        try {
+          const m = model ?? requireModel();
+          const result = await attribute(id, m, x, request.target, async (mm, onProgress, signal) => {
+            const attribution = await new Occlusion(mm).attribute(x, { ...request.options, target: request.target, onProgress, signal });
+            return { attribution, parameters: { ...request.options } };
+          });
+          return { value: result, transfer: [result.attribution.buffer] };
+        } finally {
+          x.dispose();
+        }
+      }
+      case 'cancel':
+        jobs.get(request.job)?.abort();
+        return { value: jobs.has(request.job) };
+    }
+  }
+
+  scope.onmessage = (event: MessageEvent) => {
+    const { id, request } = event.data as { id: number; request: WorkerRequest };
+    handle(id, request).then(
+      ({ value, transfer }) => reply({ id, type: 'done', value }, transfer),
+      (error: unknown) => {
+        const e = error as { code?: string; message?: string };
+        reply({ id, type: 'error', code: e?.code ?? 'internal', message: e?.message ?? String(error) });
+      },
+    );
+  };
+}
