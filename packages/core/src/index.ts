@@ -45,3 +45,37 @@ export {
   type MethodRun,
   type MethodSettings,
 } from './methods.js';
+export {
+  GradientAttribution,
+  classCount,
+  inputGradients,
+  layerGradients,
+  targetScore,
+  type GradientMode,
+} from './attributors/gradient-attribution.js';
+export {
+  IntegratedGradients,
+  INTEGRATION_METHODS,
+  IG_BATCH_ELEMENTS,
+  approximationParameters,
+  defaultInternalBatchSize,
+  type IntegratedGradientsOptions,
+  type IntegrationMethod,
+} from './attributors/integrated-gradients.js';
+export { Saliency, type SaliencyOptions } from './attributors/saliency.js';
+export { GuidedBackprop } from './attributors/guided-backprop.js';
+export { LayerGradCam, type InterpolateMode, type LayerGradCamOptions } from './attributors/layer-grad-cam.js';
+export { GuidedGradCam, type GuidedGradCamOptions } from './attributors/guided-grad-cam.js';
+export { NoiseTunnel, NOISE_TUNNEL_TYPES, type NoiseTunnelOptions, type NoiseTunnelType } from './attributors/noise-tunnel.js';
+export { withGradientRules } from './kernels/gradient-overrides.js';
+export { ensureGradients } from './kernels/ensure-gradients.js';
+export {
+  incrementalScorer,
+  occlusionFlops,
+  planIncremental,
+  type IncrementalOptions,
+  type IncrementalScorer,
+  type OcclusionFlops,
+  type OcclusionFlopsOptions,
+  type PlanResult,
+} from './incremental/index.js';

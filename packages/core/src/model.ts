@@ -15,6 +15,13 @@ export interface Model {
   predictWithLayer?(images: tf.Tensor4D, layer: string): { activations: tf.Tensor4D; scores: tf.Tensor2D };
   /** Names of the layers (or graph nodes) `predictWithLayer` accepts, in execution order, when known. */
   layerNames?(): string[];
+  /**
+   * Gradient layer methods (Grad-CAM): the scores computed with the named layer's output replaced by `activations`
+   * (from `predictWithLayer`), differentiable with respect to them.
+   */
+  scoresFromLayer?(images: tf.Tensor4D, layer: string, activations: tf.Tensor4D): tf.Tensor2D;
+  /** A layer's output shape with the batch axis (null for unknown sizes), when known. */
+  layerShape?(layer: string): Array<number | null> | undefined;
 }
 
 /** The parts of a tfjs-layers LayersModel that core uses. Structural, so core does not import tfjs-layers. */
@@ -159,6 +166,26 @@ function fromLayersModel(model: LayersModelLike, options: AsModelOptions): Model
       return { activations: checkActivations(activations, layer), scores: toScores(out, 'The LayersModel') };
     },
     layerNames: () => model.layers.map((l) => l.name),
+    scoresFromLayer(images, layer, activations) {
+      layerOutputName(model, layer);
+      // Swap the layer's computation for the given activations for one synchronous forward pass.
+      const target = model.getLayer(layer) as unknown as { call: (...args: unknown[]) => unknown };
+      const own = Object.prototype.hasOwnProperty.call(target, 'call');
+      const previous = target.call;
+      // A clone: tfjs-layers' executor disposes intermediate outputs once consumed; the clone's gradient is identity.
+      target.call = () => tf.clone(activations);
+      try {
+        return toScores(scores(images), 'The LayersModel');
+      } finally {
+        if (own) target.call = previous;
+        else delete (target as { call?: unknown }).call;
+      }
+    },
+    layerShape(layer) {
+      const found = model.layers.find((l) => l.name === layer);
+      const shape = (found?.output as { shape?: Array<number | null> } | undefined)?.shape;
+      return Array.isArray(shape) ? shape : undefined;
+    },
   };
 }
 
@@ -185,6 +212,11 @@ function fromGraphModel(model: GraphModelLike, options: AsModelOptions): Model {
       return { activations: checkActivations(results[0], layer), scores: toScores(results[1], 'The GraphModel') };
     },
     layerNames: nodeNames,
+    scoresFromLayer(images, layer, activations) {
+      // Feeding the node prunes the graph above it, so only the head runs.
+      const feed: tf.NamedTensorMap = { [model.inputs[0].name]: images, [layer]: activations };
+      return toScores(model.execute(feed, outputNode), 'The GraphModel');
+    },
   };
 }
 

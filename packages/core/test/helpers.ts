@@ -88,3 +88,11 @@ export async function expectNoLeak<T>(fn: () => Promise<T>, keep = 0): Promise<{
   const result = await fn();
   return { result, leaked: tf.memory().numTensors - before - keep };
 }
+
+/**
+ * tfjs's IS_TEST flag (set above) also turns on per-kernel data-id leak checks, which misfire on wasm inside custom
+ * gradients (wasm's Identity copies the tensors a custom gradient saves). Gradient tests switch it off while they run.
+ */
+export function setKernelLeakChecks(on: boolean): void {
+  tf.env().set('IS_TEST', on);
+}
