@@ -5,7 +5,6 @@ export { decodeImage, loadImage, type ImageSource, type RgbImage } from './image
 export { loadModel, DEFAULT_MODEL_URL, type LoadModelOptions, type LoadedModel, type ModelFormat, type ModelSource } from './model.js';
 export { PRESET_NAMES, checkPreset, geometry, presetOptions, toGray, type PresetName } from './preset.js';
 export { prepareInput, type PreparedInput } from './prepare.js';
-export { OcclusionPartials, type OcclusionGeometry } from './partial.js';
 export { runEasyExplain, type RunEasyExplainOptions, type RunEasyExplainResult } from './explain.js';
 export { serveExplainWorker } from './worker.js';
 export { ExplainWorkerClient, type JobOptions } from './client.js';

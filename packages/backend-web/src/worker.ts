@@ -1,9 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Occlusion, occlusionSettings, runMethod, type Model, type Prediction } from '@easy-explain/core';
-import { predictClasses } from '@easy-explain/core';
+import { Occlusion, predictClasses, runMethod, type Model, type Prediction } from '@easy-explain/core';
 import { backendAttempts, setupBackend } from './backend.js';
 import { loadModel, type LoadedModel } from './model.js';
-import { OcclusionPartials } from './partial.js';
 import { prepareInput } from './prepare.js';
 import type { BackendInfo, ExplainResult, ModelInfo, WorkerReply, WorkerRequest } from './protocol.js';
 
@@ -39,18 +37,22 @@ export function serveExplainWorker(scope: WorkerScope): void {
     m: Model,
     x: tf.Tensor4D,
     target: number | number[],
-    run: (m: Model, progress: (done: number, total: number) => void, signal: AbortSignal) => Promise<{ attribution: tf.Tensor4D; parameters: Record<string, unknown> }>,
-    partials?: OcclusionPartials,
+    run: (
+      m: Model,
+      progress: (done: number, total: number) => void,
+      partial: (map: Float32Array, done: number, total: number) => void,
+      signal: AbortSignal,
+    ) => Promise<{ attribution: tf.Tensor4D; parameters: Record<string, unknown> }>,
   ): Promise<ExplainResult> {
     const controller = new AbortController();
     jobs.set(id, controller);
     const started = performance.now();
     try {
-      const onProgress = (done: number, total: number) => {
-        if (!partials) return reply({ id, type: 'progress', done, total });
-        void partials.update().then((map) => reply({ id, type: 'progress', done, total, partial: map }, [map.buffer]));
-      };
-      const { attribution, parameters } = await run(partials?.model ?? m, onProgress, controller.signal);
+      const onProgress = (done: number, total: number) => reply({ id, type: 'progress', done, total });
+      // Each partial map is a fresh array from core, so its buffer can be transferred.
+      const onPartial = (map: Float32Array, done: number, total: number) =>
+        reply({ id, type: 'progress', done, total, partial: map }, [map.buffer]);
+      const { attribution, parameters } = await run(m, onProgress, onPartial, controller.signal);
       try {
         const data = (await attribution.data()) as Float32Array;
         return { attribution: data, shape: attribution.shape, parameters, target, backend: tf.getBackend(), ms: performance.now() - started };
@@ -59,7 +61,6 @@ export function serveExplainWorker(scope: WorkerScope): void {
       }
     } finally {
       jobs.delete(id);
-      partials?.dispose();
     }
   }
 
@@ -103,13 +104,15 @@ export function serveExplainWorker(scope: WorkerScope): void {
         const m = requireModel();
         if (!input) throw Object.assign(new Error('Pick an image first.'), { code: 'invalid_input' });
         const x = input;
-        const partials =
-          request.partial && request.method === 'occlusion'
-            ? new OcclusionPartials(m, x.shape as [number, number, number, number], occlusionSettings(x.shape[3], request.settings), request.target)
-            : undefined;
-        const result = await attribute(id, m, x, request.target, (mm, onProgress, signal) =>
-          runMethod(request.method, mm, x, { target: request.target, onProgress, signal }, request.settings),
-          partials,
+        const result = await attribute(id, m, x, request.target, (mm, onProgress, onPartial, signal) =>
+          runMethod(
+            request.method,
+            mm,
+            x,
+            // Occlusion with live maps: the coarse grid first, then the full one (identical final map).
+            { target: request.target, onProgress, signal, ...(request.partial ? { progressive: true, onPartial } : {}) },
+            request.settings,
+          ),
         );
         return { value: result, transfer: [result.attribution.buffer] };
       }
@@ -118,7 +121,7 @@ export function serveExplainWorker(scope: WorkerScope): void {
         const x = tf.tensor4d(request.input, request.shape);
         try {
           const m = model ?? requireModel();
-          const result = await attribute(id, m, x, request.target, async (mm, onProgress, signal) => {
+          const result = await attribute(id, m, x, request.target, async (mm, onProgress, _onPartial, signal) => {
             const attribution = await new Occlusion(mm).attribute(x, { ...request.options, target: request.target, onProgress, signal });
             return { attribution, parameters: { ...request.options } };
           });

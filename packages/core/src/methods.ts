@@ -62,6 +62,10 @@ export interface MethodRun {
   target: number | number[];
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignalLike;
+  /** Occlusion: evaluate a coarse grid of windows first (see AblationOptions.progressive). */
+  progressive?: boolean;
+  /** Occlusion: the map so far after each batch (NHWC, the input's shape). */
+  onPartial?: (map: Float32Array, done: number, total: number) => void;
 }
 
 /** easy-explain's Occlusion setting for a [N,H,W,C] input: window 45×45×C, stride 9×9×C, baseline 0. */
