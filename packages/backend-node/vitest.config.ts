@@ -3,5 +3,11 @@ import { sourceAliases } from '../../vitest.shared';
 
 export default defineProject({
   resolve: { alias: sourceAliases },
-  test: { name: 'backend-node', include: ['test/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 },
+  test: {
+    name: 'backend-node',
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
 });

@@ -1,1 +1,22 @@
-export const VERSION = "0.1.0";
+export const VERSION = '0.1.0';
+
+export { setupBackend, wasmDirectory, BACKEND_NAMES, type BackendName } from './backend.js';
+export {
+  loadModel,
+  loadDefaultModel,
+  resolveModel,
+  defaultCacheDir,
+  cachedModelDir,
+  DEFAULT_MODEL_URL,
+  type LoadedModel,
+  type LoadModelOptions,
+  type DefaultModelOptions,
+  type ModelFormat,
+} from './model.js';
+export { loadImage, decodeImage, MAX_IMAGE_SIDE, type ImageSource, type RgbImage } from './image.js';
+export { imagenetLabels, loadLabels } from './labels.js';
+export { PRESET_NAMES, presetOptions, prepareInput, type PresetName } from './preset.js';
+export { DEFAULT_VIS_TYPES, DEFAULT_VIS_SIGNS, checkVis, parseVisRow } from './vis.js';
+export { registerFonts, drawRow, FIGURE_FONT, type Figure } from './figures.js';
+export { runEasyExplain, type EasyExplainOptions, type EasyExplainResult, type Explanation } from './explain.js';
+export { ExplainError } from '@easy-explain/core';

@@ -22,6 +22,10 @@ export interface Model {
   scoresFromLayer?(images: tf.Tensor4D, layer: string, activations: tf.Tensor4D): tf.Tensor2D;
   /** A layer's output shape with the batch axis (null for unknown sizes), when known. */
   layerShape?(layer: string): Array<number | null> | undefined;
+  /** The wrapped tf.LayersModel or tf.GraphModel, for methods that analyse its layers (incremental occlusion). */
+  readonly source?: LayersModelLike | GraphModelLike;
+  /** The layer (or graph node) whose output is used as the scores, when it is not the model's own output. */
+  readonly outputLayer?: string;
 }
 
 /** The parts of a tfjs-layers LayersModel that core uses. Structural, so core does not import tfjs-layers. */
@@ -157,6 +161,8 @@ function fromLayersModel(model: LayersModelLike, options: AsModelOptions): Model
   const scores = (images: tf.Tensor4D) =>
     outputName ? model.execute(images, outputName) : model.predict(images);
   return {
+    source: model,
+    outputLayer: options.outputLayer,
     outputKind: options.outputKind ?? layersOutputKind(model, options.outputLayer),
     inputShape: options.inputShape ?? shapeHWC(model.inputs[0]?.shape),
     predict: (images) => toScores(scores(images), 'The LayersModel'),
@@ -199,6 +205,8 @@ function fromGraphModel(model: GraphModelLike, options: AsModelOptions): Model {
     return Object.keys(graph?.nodes ?? {});
   };
   return {
+    source: model,
+    outputLayer: options.outputLayer,
     outputKind: options.outputKind ?? graphOutputKind(model, outputNode),
     inputShape: options.inputShape ?? shapeHWC(model.inputs[0].shape),
     predict: (images) => toScores(model.execute(images, outputNode), 'The GraphModel'),

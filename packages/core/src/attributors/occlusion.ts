@@ -1,4 +1,6 @@
+import type * as tf from '@tensorflow/tfjs-core';
 import { ExplainError } from '../errors.js';
+import { incrementalScorer } from '../incremental/index.js';
 import { AblationAttributor, type AblationOptions, type Region } from './feature-ablation.js';
 
 export type Shape3 = [number, number, number];
@@ -8,6 +10,15 @@ export interface OcclusionOptions extends AblationOptions {
   slidingWindowShapes: Shape3;
   /** Step per dimension [sh, sw, sc], or one number for all; default 1. */
   strides?: number | Shape3;
+  /**
+   * Recompute per layer only the region a window can reach (exact; default true). Needs a model wrapped from a
+   * LayersModel or GraphModel; other models, and models with a layer the engine does not know, run full forward
+   * passes and say why through `onWarning`. `{ approximate: { tau } }` caps how far a change may spread (Krypton's
+   * projective-field threshold, 0 < tau ≤ 1): faster, no longer exact.
+   */
+  incremental?: boolean | { approximate?: { tau: number } };
+  /** Told when a fast path cannot be used, and why. */
+  onWarning?: (message: string) => void;
 }
 
 const DIMENSIONS = ['height', 'width', 'channels'];
@@ -18,6 +29,24 @@ const DIMENSIONS = ['height', 'width', 'channels'];
  * ceil((D − w) / s) + 1 positions starting at k·s; a last window that runs past the edge is cut off there.
  */
 export class Occlusion extends AblationAttributor<OcclusionOptions> {
+  override attribute(input: tf.Tensor4D, options: OcclusionOptions): Promise<tf.Tensor4D> {
+    const incremental = options.incremental ?? true;
+    const source = this.model.source;
+    if (options.scorer || incremental === false || !source) return super.attribute(input, options);
+    if (typeof incremental === 'object' && incremental.approximate) {
+      const tau = incremental.approximate.tau;
+      if (!(tau > 0 && tau <= 1)) {
+        throw new ExplainError('invalid_option', `incremental.approximate.tau must be in (0, 1]; got ${tau}.`);
+      }
+    }
+    const scorer = incrementalScorer(source, {
+      outputLayer: this.model.outputLayer,
+      approximate: typeof incremental === 'object' ? incremental.approximate : undefined,
+      onWarning: options.onWarning,
+    });
+    return super.attribute(input, { ...options, scorer });
+  }
+
   protected regions([, h, w, c]: [number, number, number, number], options: OcclusionOptions): Region[] {
     const { window, strides } = checkWindows([h, w, c], options.slidingWindowShapes, options.strides);
     const [ny, nx, nc] = [0, 1, 2].map((d) => windowCount([h, w, c][d], window[d], strides[d]));

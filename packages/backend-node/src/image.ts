@@ -1,0 +1,89 @@
+import { readFile, stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs-core';
+import { ExplainError } from '@easy-explain/core';
+import { firstLine } from './backend.js';
+import { withTimeout } from './model.js';
+
+/** Longest side kept when decoding: larger photos are downscaled first (the model sees 224 px anyway). */
+export const MAX_IMAGE_SIDE = 2048;
+
+export type ImageSource = string | URL | Uint8Array | ArrayBuffer;
+
+/** Decoded RGB pixels, 8 bits per channel, row-major HWC. */
+export interface RgbImage {
+  data: Uint8Array;
+  height: number;
+  width: number;
+}
+
+async function readSource(source: ImageSource, signal?: AbortSignal): Promise<{ bytes: Uint8Array; where: string }> {
+  if (source instanceof Uint8Array) return { bytes: source, where: 'the image bytes' };
+  if (source instanceof ArrayBuffer) return { bytes: new Uint8Array(source), where: 'the image bytes' };
+  const text = source instanceof URL ? source.href : source;
+  if (typeof text !== 'string') {
+    throw new ExplainError('image_invalid', 'loadImage takes a path, a URL, or the bytes of a JPEG, PNG or WebP file.');
+  }
+  if (/^https?:\/\//i.test(text)) {
+    let response: Response;
+    try {
+      response = await fetch(text, { signal: withTimeout(signal) });
+    } catch (cause) {
+      if (signal?.aborted) throw new ExplainError('aborted', 'The image download was aborted.', { cause });
+      throw new ExplainError('image_invalid', `Cannot fetch the image ${text}: ${firstLine(cause)}.`, { cause });
+    }
+    if (!response.ok) throw new ExplainError('image_invalid', `Cannot fetch the image ${text}: HTTP ${response.status}.`);
+    try {
+      return { bytes: new Uint8Array(await response.arrayBuffer()), where: text };
+    } catch (cause) {
+      throw new ExplainError('image_invalid', `Cannot download the image ${text}: ${firstLine(cause)}.`, { cause });
+    }
+  }
+  const path = text.startsWith('file:') ? fileURLToPath(text) : text;
+  try {
+    if ((await stat(path)).isDirectory()) throw new ExplainError('image_invalid', `The image ${path} is a directory, not a file.`);
+    return { bytes: await readFile(path), where: path };
+  } catch (cause) {
+    if (cause instanceof ExplainError) throw cause;
+    const code = (cause as NodeJS.ErrnoException).code;
+    const problem = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? firstLine(cause)})`;
+    throw new ExplainError('image_invalid', `The image ${path} ${problem}.`, { cause });
+  }
+}
+
+/**
+ * Decodes JPEG, PNG (grey, palette, alpha, 16-bit), WebP, GIF, TIFF or AVIF into 8-bit RGB, applying EXIF
+ * rotation and dropping alpha as PIL's convert('RGB') does. Corrupt, truncated, empty or non-image input is an
+ * ExplainError `image_invalid`. Images whose longest side exceeds {@link MAX_IMAGE_SIDE} are downscaled first.
+ */
+export async function decodeImage(source: ImageSource, options: { signal?: AbortSignal; maxSide?: number } = {}): Promise<RgbImage> {
+  const { bytes, where } = await readSource(source, options.signal);
+  if (bytes.length === 0) throw new ExplainError('image_invalid', `${capitalise(where)} is empty (0 bytes).`);
+  const maxSide = options.maxSide ?? MAX_IMAGE_SIDE;
+  try {
+    // failOn 'warning' rejects truncated JPEGs and PNGs that libvips would otherwise decode half grey.
+    const { data, info } = await sharp(bytes, { failOn: 'warning' })
+      .rotate()
+      .resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), height: info.height, width: info.width };
+  } catch (cause) {
+    const reason = firstLine(cause).replace(/^Input buffer /, '').replace(/^Input file /, '');
+    throw new ExplainError('image_invalid', `${capitalise(where)} is not a readable image: ${reason}`, { cause });
+  }
+}
+
+/** Decodes an image (path, URL or bytes) into a tensor [H,W,3] of 0..255 values (int32). The caller disposes it. */
+export async function loadImage(source: ImageSource, options: { signal?: AbortSignal; maxSide?: number } = {}): Promise<tf.Tensor3D> {
+  const image = await decodeImage(source, options);
+  return tf.tensor3d(Int32Array.from(image.data), [image.height, image.width, 3], 'int32');
+}
+
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}

@@ -1,0 +1,364 @@
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import * as tfc from '@tensorflow/tfjs-converter';
+import { asModel, ExplainError, type Labels, type Model, type OutputKind } from '@easy-explain/core';
+import { ensureBackend, firstLine } from './backend.js';
+import { imagenetLabels } from './labels.js';
+import type { PresetName } from './preset.js';
+
+/** The model `@tensorflow-models/mobilenet` 1.x loads for version 1, alpha 0.75: the CLI's default. */
+export const DEFAULT_MODEL_URL = 'https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_0.75_224/model.json';
+
+export type ModelFormat = 'layers-model' | 'graph-model';
+
+/** A Model loaded from a model.json, with where it came from and how to feed it. */
+export interface LoadedModel extends Model {
+  /** The path or URL of model.json. */
+  readonly source: string;
+  readonly format: ModelFormat;
+  /** Preprocessing preset that suits the model, when known (the default model: 'mobilenet'). */
+  readonly preset?: PresetName;
+  /** The model's own class names, when known (the default model: ImageNet's). */
+  readonly labels?: Labels;
+  /** The underlying tf.LayersModel or tf.GraphModel. */
+  readonly tfModel: tfl.LayersModel | tfc.GraphModel;
+  /** Frees the model's weights. */
+  dispose(): void;
+}
+
+export interface LoadModelOptions {
+  /** What the model returns; detected from its last layers when omitted. */
+  outputKind?: OutputKind;
+  /** Layer (LayersModel) or node (GraphModel) whose output holds the class scores. */
+  outputLayer?: string;
+  /** Preprocessing preset to record on the model (runEasyExplain uses it). */
+  preset?: PresetName;
+  /** Class names to record on the model. */
+  labels?: Labels;
+  /** Aborts a download. */
+  signal?: AbortSignal;
+}
+
+// ---------- reading model.json and shards from a path or URL ----------
+
+interface Source {
+  /** Human-readable location of a file next to model.json (or model.json itself). */
+  where(name: string): string;
+  read(name: string): Promise<Uint8Array>;
+}
+
+function isUrl(s: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
+}
+
+function fileSource(modelJson: string): Source {
+  const dir = dirname(modelJson);
+  const base = modelJson.split(/[\\/]/).pop() ?? 'model.json';
+  const pathOf = (name: string) => (name === base ? modelJson : join(dir, name));
+  return {
+    where: pathOf,
+    async read(name) {
+      const path = pathOf(name);
+      try {
+        return await readFile(path);
+      } catch (cause) {
+        const code = (cause as NodeJS.ErrnoException).code;
+        const what = name === base ? 'model file' : 'weight shard';
+        const problem = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code ?? firstLine(cause)})`;
+        throw new ExplainError('model_not_found', `The ${what} ${path} ${problem}.`, { cause });
+      }
+    },
+  };
+}
+
+function httpSource(modelJson: string, signal?: AbortSignal): Source {
+  const urlOf = (name: string) => new URL(name, modelJson).href;
+  return {
+    where: urlOf,
+    async read(name) {
+      const url = urlOf(name);
+      let response: Response;
+      try {
+        response = await fetch(url, { signal: withTimeout(signal) });
+      } catch (cause) {
+        if (signal?.aborted) throw new ExplainError('aborted', 'The model download was aborted.', { cause });
+        const reason = (cause as { cause?: { code?: string } }).cause?.code ?? firstLine(cause);
+        throw new ExplainError('model_not_found', `Cannot fetch ${url}: ${reason}.`, { cause });
+      }
+      if (!response.ok) {
+        throw new ExplainError('model_not_found', `Cannot fetch ${url}: HTTP ${response.status} ${response.statusText}.`);
+      }
+      try {
+        return new Uint8Array(await response.arrayBuffer());
+      } catch (cause) {
+        if (signal?.aborted) throw new ExplainError('aborted', 'The model download was aborted.', { cause });
+        throw new ExplainError('model_not_found', `Cannot download ${url}: ${firstLine(cause)}.`, { cause });
+      }
+    },
+  };
+}
+
+/** Per-file download limit: generous for a few MB on a slow link, but a stalled connection still ends. */
+export const DOWNLOAD_TIMEOUT_MS = 120_000;
+
+/** The caller's signal (Ctrl-C) combined with the download timeout. */
+export function withTimeout(signal?: AbortSignal, ms = DOWNLOAD_TIMEOUT_MS): AbortSignal {
+  const timeout = AbortSignal.timeout(ms);
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
+
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, complex64: 8, int16: 2, uint16: 2, float16: 2 };
+
+/** Bytes a weight group needs, or undefined when it cannot be known (string weights). */
+function groupBytes(weights: tf.io.WeightsManifestEntry[]): number | undefined {
+  let total = 0;
+  for (const w of weights) {
+    const dtype = w.quantization?.dtype ?? w.dtype;
+    const size = DTYPE_BYTES[dtype];
+    if (size === undefined) return undefined;
+    total += w.shape.reduce((a, b) => a * b, 1) * size;
+  }
+  return total;
+}
+
+interface ModelFiles {
+  json: tf.io.ModelJSON;
+  shards: Map<string, Uint8Array>;
+  format: ModelFormat;
+}
+
+/** Reads model.json and every shard it names, checking each shard exists and each group has the bytes it needs. */
+async function readModelFiles(source: Source, base: string): Promise<ModelFiles> {
+  const raw = await source.read(base);
+  let json: tf.io.ModelJSON;
+  try {
+    json = JSON.parse(new TextDecoder().decode(raw)) as tf.io.ModelJSON;
+  } catch {
+    throw new ExplainError('invalid_model', `${source.where(base)} is not JSON; pass the model.json of a TF.js model.`);
+  }
+  if (typeof json !== 'object' || json === null || typeof json.modelTopology !== 'object' || json.modelTopology === null) {
+    throw new ExplainError('invalid_model', `${source.where(base)} has no modelTopology; it is not a TF.js model.json.`);
+  }
+  const topology = json.modelTopology as { node?: unknown };
+  const format: ModelFormat = json.format === 'graph-model' || Array.isArray(topology.node) ? 'graph-model' : 'layers-model';
+  const shards = new Map<string, Uint8Array>();
+  const manifest = json.weightsManifest ?? [];
+  if (!Array.isArray(manifest)) throw new ExplainError('invalid_model', `${source.where(base)}: weightsManifest is not a list.`);
+  // Shards are independent files: fetch each group's shards concurrently, groups one after another.
+  for (const [g, group] of manifest.entries()) {
+    const buffers = await Promise.all(group.paths.map((p) => source.read(p)));
+    group.paths.forEach((p, i) => shards.set(p, buffers[i]));
+    const expected = groupBytes(group.weights);
+    const actual = buffers.reduce((a, b) => a + b.length, 0);
+    if (expected !== undefined && expected !== actual) {
+      const files = group.paths.map((p) => source.where(p)).join(', ');
+      const subject = group.paths.length === 1 ? `The weight shard ${files} has` : `Weight group ${g + 1} (${files}) has`;
+      throw new ExplainError(
+        'invalid_model',
+        `${subject} ${actual} bytes but model.json says its weights need ${expected}; the file is truncated or belongs to another model.`,
+      );
+    }
+  }
+  return { json, shards, format };
+}
+
+function concat(parts: Uint8Array[]): ArrayBuffer {
+  const total = parts.reduce((a, b) => a + b.length, 0);
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out.buffer;
+}
+
+function handlerFor(files: ModelFiles): tf.io.IOHandler {
+  return {
+    load: () =>
+      tf.io.getModelArtifactsForJSON(files.json, async (manifest) => {
+        const specs = manifest.flatMap((group) => group.weights);
+        const data = concat(manifest.flatMap((group) => group.paths.map((p) => files.shards.get(p)!)));
+        return [specs, data];
+      }),
+  };
+}
+
+function inputShapeOf(model: tfl.LayersModel | tfc.GraphModel): readonly (number | null)[] | undefined {
+  if (model instanceof tfl.LayersModel) return model.inputs[0]?.shape;
+  return model.inputs[0]?.shape;
+}
+
+function checkImageModel(model: tfl.LayersModel | tfc.GraphModel, where: string): void {
+  const count = model.inputs.length;
+  if (count !== 1) {
+    throw new ExplainError('invalid_model', `${where} has ${count} inputs; easy-explain needs a model with one image input [N,H,W,C].`);
+  }
+  const shape = inputShapeOf(model);
+  // A GraphModel may leave its input shape unspecified; it is checked again when first run.
+  if (shape === undefined && model instanceof tfc.GraphModel) return;
+  const channels = shape?.[3];
+  if (!shape || shape.length !== 4 || (channels != null && channels !== 1 && channels !== 3)) {
+    throw new ExplainError(
+      'invalid_model',
+      `${where} takes input of shape [${shape?.map((d) => d ?? 'null').join(',')}], not an image batch [N,H,W,1 or 3].`,
+    );
+  }
+  if (model instanceof tfl.LayersModel) {
+    const out = model.outputs[0]?.shape;
+    if (model.outputs.length === 1 && out && out.length < 2) {
+      throw new ExplainError('invalid_model', `${where} outputs shape [${out.join(',')}], not class scores [N, classes].`);
+    }
+  }
+}
+
+function modelName(json: tf.io.ModelJSON): string {
+  const t = json.modelTopology as { config?: { name?: unknown }; model_config?: { config?: { name?: unknown } } };
+  const name = t.model_config?.config?.name ?? t.config?.name;
+  return typeof name === 'string' ? name : '';
+}
+
+async function loadFromFiles(files: ModelFiles, where: string, options: LoadModelOptions): Promise<LoadedModel> {
+  await ensureBackend();
+  let inner: tfl.LayersModel | tfc.GraphModel;
+  try {
+    inner = files.format === 'graph-model' ? await tfc.loadGraphModel(handlerFor(files)) : await tfl.loadLayersModel(handlerFor(files));
+  } catch (cause) {
+    throw new ExplainError('invalid_model', `${where} could not be loaded as a ${files.format}: ${firstLine(cause)}`, { cause });
+  }
+  try {
+    checkImageModel(inner, where);
+    const model = asModel(inner, { outputKind: options.outputKind, outputLayer: options.outputLayer });
+    // Keras MobileNets scale pixels to [-1, 1]; other models get the preset the caller asks for.
+    const preset = options.preset ?? (/mobilenet/i.test(modelName(files.json)) ? 'mobilenet' : undefined);
+    return Object.assign(model, {
+      source: where,
+      format: files.format,
+      preset,
+      labels: options.labels,
+      tfModel: inner,
+      dispose: () => inner.dispose(),
+    });
+  } catch (error) {
+    inner.dispose();
+    throw error;
+  }
+}
+
+/**
+ * Loads a TF.js model.json (LayersModel or GraphModel, detected from the file) from a path, a file:// URL or an
+ * http(s):// URL, with its weight shards read next to it. Missing files, shards of the wrong size and models
+ * whose input is not an image batch are ExplainErrors naming the file.
+ */
+export async function loadModel(source: string | URL, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  const text = source instanceof URL ? source.href : source;
+  let src: Source;
+  let base: string;
+  let where: string;
+  if (isUrl(text) && !text.startsWith('file:')) {
+    if (!/^https?:/i.test(text)) throw new ExplainError('invalid_option', `Cannot load a model from ${text}: use a path, file:// or http(s):// URL.`);
+    src = httpSource(text, options.signal);
+    base = new URL(text).pathname.split('/').pop() || 'model.json';
+    where = text;
+  } else {
+    const path = text.startsWith('file:') ? fileURLToPath(text) : resolve(text);
+    const isDir = await stat(path).then((s) => s.isDirectory(), () => false);
+    const file = isDir ? join(path, 'model.json') : path;
+    src = fileSource(file);
+    base = file.split(/[\\/]/).pop()!;
+    where = file;
+  }
+  const files = await readModelFiles(src, base);
+  return loadFromFiles(files, where, options);
+}
+
+// ---------- the default model, downloaded once into the user's cache ----------
+
+/** `$XDG_CACHE_HOME/easy-explain`, else `~/.cache/easy-explain`. */
+export function defaultCacheDir(): string {
+  const xdg = process.env.XDG_CACHE_HOME;
+  return join(xdg && xdg.length > 0 ? xdg : join(homedir(), '.cache'), 'easy-explain');
+}
+
+export interface DefaultModelOptions {
+  /** Where to download from; default `EASY_EXPLAIN_MODEL_URL` or {@link DEFAULT_MODEL_URL}. */
+  url?: string;
+  /** Cache directory; default {@link defaultCacheDir}. */
+  cacheDir?: string;
+  /** Told when a download starts (the CLI prints it). */
+  onDownload?: (url: string, into: string) => void;
+  signal?: AbortSignal;
+}
+
+/** The cache folder of a model URL: a readable name for the official URL, a hash for any other. */
+export function cachedModelDir(url: string, cacheDir = defaultCacheDir()): string {
+  const name = url === DEFAULT_MODEL_URL ? 'mobilenet_v1_0.75_224' : `model-${createHash('sha256').update(url).digest('hex').slice(0, 16)}`;
+  return join(cacheDir, 'models', name);
+}
+
+/**
+ * MobileNet v1 0.75 224 with ImageNet labels and the 'mobilenet' preset. Downloaded on first use into the cache and
+ * loaded from there afterwards. Without network and cache the error says how to pass a local model instead.
+ */
+export async function loadDefaultModel(options: DefaultModelOptions = {}): Promise<LoadedModel> {
+  const url = options.url ?? process.env.EASY_EXPLAIN_MODEL_URL ?? DEFAULT_MODEL_URL;
+  const dir = cachedModelDir(url, options.cacheDir);
+  const modelJson = join(dir, 'model.json');
+  const extra = { preset: 'mobilenet' as const, labels: imagenetLabels(), outputKind: 'probabilities' as const };
+  const cached = await stat(modelJson).then(() => true, () => false);
+  if (!cached) {
+    options.onDownload?.(url, dir);
+    let files: ModelFiles;
+    try {
+      files = await readModelFiles(httpSource(url, options.signal), 'model.json');
+    } catch (error) {
+      if (error instanceof ExplainError && error.code === 'aborted') throw error;
+      throw new ExplainError(
+        'model_not_found',
+        `Cannot download the default model (${firstLine(error).replace(/\.$/, '')}). Without network, pass a local TF.js model: ` +
+          '`easy-explain photo.jpg --model path/to/model.json` (or set EASY_EXPLAIN_MODEL; in code, loadModel(path)).',
+        { cause: error },
+      );
+    }
+    await saveModel(files, dir);
+  }
+  return loadModel(modelJson, { ...extra, signal: options.signal });
+}
+
+/** Writes model.json and shards into a temporary folder renamed into place, so a cache folder is always complete. */
+async function saveModel(files: ModelFiles, dir: string): Promise<void> {
+  await mkdir(dirname(dir), { recursive: true });
+  const tmp = await mkdtemp(`${dir}.partial-`);
+  try {
+    for (const [name, bytes] of files.shards) {
+      await mkdir(dirname(join(tmp, name)), { recursive: true });
+      await writeFile(join(tmp, name), bytes);
+    }
+    await writeFile(join(tmp, 'model.json'), JSON.stringify(files.json));
+    await rename(tmp, dir).catch(async (error: NodeJS.ErrnoException) => {
+      // Another process finished the same download first: keep its copy.
+      if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+      await rm(tmp, { recursive: true, force: true });
+    });
+  } catch (error) {
+    await rm(tmp, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/**
+ * The model the CLI uses: `source` (a path or URL) if given, else `EASY_EXPLAIN_MODEL`, else the default model.
+ */
+export async function resolveModel(
+  source: string | undefined,
+  options: LoadModelOptions & DefaultModelOptions = {},
+): Promise<LoadedModel> {
+  const chosen = source ?? (process.env.EASY_EXPLAIN_MODEL || undefined);
+  if (chosen === undefined) return loadDefaultModel(options);
+  return loadModel(chosen, options);
+}

@@ -1,0 +1,312 @@
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { METHOD_NAMES, type MethodName, type Prediction } from '@easy-explain/core';
+import type { VisMethod, VisSign } from '@easy-explain/viz';
+import { BACKEND_NAMES, setupBackend } from './backend.js';
+import { runEasyExplain } from './explain.js';
+import { decodeImage } from './image.js';
+import { loadLabels } from './labels.js';
+import { DEFAULT_MODEL_URL, resolveModel } from './model.js';
+import { checkPreset, PRESET_NAMES } from './preset.js';
+import { parseVisRow } from './vis.js';
+import { VERSION } from './index.js';
+
+export const DEFAULT_OUT_DIR = 'easy-explain-out';
+
+export const HELP = `Usage: easy-explain <image> [options]
+
+Explain an image classifier's prediction: prints the top-k classes, computes an attribution for the
+target class (Occlusion with easy-explain's setting by default) and writes one figure per --vis row
+plus explanation.json.
+
+Arguments:
+  <image>                 photo to explain: a path or an http(s) URL (JPEG, PNG, WebP, GIF, TIFF, AVIF)
+
+Options:
+  --model <path|url>      TF.js model.json, LayersModel or GraphModel (default: $EASY_EXPLAIN_MODEL, else
+                          MobileNet v1 0.75 224 downloaded once from ${DEFAULT_MODEL_URL}
+                          into $XDG_CACHE_HOME/easy-explain or ~/.cache/easy-explain)
+  --labels <path>         class names: imagenet_class_index.json style or a JSON array (default: the
+                          model's own; ImageNet's 1000 names for a 1000-class model, else "class N")
+  --preset <name>         pixel scaling: ${PRESET_NAMES.join('|')} (default: mobilenet for MobileNets
+                          and the default model, imagenet otherwise); shorter side resized to 256/224 of
+                          the model input, then centre-cropped to it
+  --output-kind <kind>    logits|probabilities: what the model outputs (default: detected)
+  --top <k>               number of predictions to print (default: 5)
+  --target <N>            class index to explain (default: the top prediction)
+  --method <name>         attribution method: ${METHOD_NAMES.join('|')} (default: occlusion)
+  --window <px>           occlusion window side (default: 45)
+  --stride <px>           occlusion stride (default: 9)
+  --baseline <value>      value an occluded window (occlusion) or the reference input (integrated_gradients)
+                          takes, in model input units (default: 0)
+  --steps <n>             integrated_gradients: integration steps (default: 50)
+  --samples <n>           smoothgrad: noisy samples (default: 20)
+  --layer <name>          grad_cam, guided_grad_cam: layer to explain (default: the last 4-D activation
+                          before global pooling)
+  --vis <row>             one figure row of method:sign pairs, repeatable; methods: heat_map,
+                          blended_heat_map, original_image, masked_image, alpha_scaling; signs:
+                          positive, negative, absolute_value, all (default: one row,
+                          blended_heat_map:all,original_image:all)
+  --out <dir>             folder for figure-N.png and explanation.json (default: ./${DEFAULT_OUT_DIR})
+  --backend <name>        ${BACKEND_NAMES.join('|')} (default: auto = tensorflow if @tensorflow/tfjs-node
+                          is installed, else wasm, else cpu; gradient methods: tensorflow, else cpu,
+                          as wasm lacks gradient kernels)
+  --json                  print one JSON document on stdout instead of the table
+  --quiet                 print nothing but errors (and the --json document)
+  -h, --help              show this help
+  -v, --version           show the version
+
+Environment:
+  EASY_EXPLAIN_MODEL      model used when --model is not given
+  EASY_EXPLAIN_MODEL_URL  where the default model is downloaded from
+  XDG_CACHE_HOME          cache root (default: ~/.cache)
+
+Exit status: 0 success, 2 bad input or usage, 1 internal error, 130 interrupted.
+`;
+
+export interface CliIO {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  signal?: AbortSignal;
+}
+
+/** A refusal of bad input or usage: exit 2 with its message. */
+class UsageError extends Error {}
+
+function integer(value: string | undefined, flag: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[+-]?\d+$/.test(value.trim()) || Number(value) < min) {
+    throw new UsageError(`${flag} must be an integer ≥ ${min}; got "${value}".`);
+  }
+  return Number(value);
+}
+
+function number(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${flag} must be a number; got "${value}".`);
+  return n;
+}
+
+function oneOf<T extends string>(value: string | undefined, flag: string, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value as T)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}; got "${value}".`);
+  return value as T;
+}
+
+function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '--';
+  const s = Math.max(0, Math.round(seconds));
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/** A progress bar with ETA on a TTY, plain lines every 10 % elsewhere (logs, CI). */
+function progressReporter(stderr: CliIO['stderr']) {
+  const start = performance.now();
+  let lastDraw = 0;
+  let lastDecile = -1;
+  let drawn = false;
+  const eta = (done: number, total: number) => ((performance.now() - start) / 1000 / done) * (total - done);
+  return {
+    update(done: number, total: number) {
+      const fraction = total > 0 ? done / total : 1;
+      if (stderr.isTTY) {
+        const t = performance.now();
+        if (done < total && t - lastDraw < 100) return;
+        lastDraw = t;
+        const width = Math.max(10, Math.min(40, (stderr.columns ?? 80) - 45));
+        const full = Math.round(fraction * width);
+        const bar = '█'.repeat(full) + '░'.repeat(width - full);
+        stderr.write(`\rattribution ${bar} ${String(Math.floor(fraction * 100)).padStart(3)}% ${done}/${total} ETA ${formatDuration(eta(done, total))}  `);
+        drawn = true;
+      } else {
+        const decile = Math.floor(fraction * 10);
+        if (decile === lastDecile) return;
+        lastDecile = decile;
+        stderr.write(`attribution ${Math.floor(fraction * 100)}% (${done}/${total} forward passes), ETA ${formatDuration(eta(done, total))}\n`);
+      }
+    },
+    finish() {
+      if (drawn) stderr.write('\n');
+      drawn = false;
+    },
+  };
+}
+
+function table(predictions: Prediction[], target: number): string {
+  const rows = predictions.map((p, i) => [String(i + 1), String(p.index), p.label, `${p.percentage.toFixed(2)}%`, p.index === target ? '←' : '']);
+  const head = ['#', 'class', 'label', 'probability', ''];
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (r: string[]) =>
+    r.map((cell, c) => (c === 3 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n') + '\n';
+}
+
+/**
+ * Runs the CLI on argv (without node and the script) and returns the exit status. Never throws:
+ * bad input prints one line to stderr and returns 2.
+ */
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  const { stdout, stderr } = io;
+  let quiet = false;
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        strict: true,
+        options: {
+          model: { type: 'string' },
+          labels: { type: 'string' },
+          preset: { type: 'string' },
+          'output-kind': { type: 'string' },
+          top: { type: 'string' },
+          target: { type: 'string' },
+          method: { type: 'string' },
+          window: { type: 'string' },
+          stride: { type: 'string' },
+          baseline: { type: 'string' },
+          steps: { type: 'string' },
+          samples: { type: 'string' },
+          layer: { type: 'string' },
+          vis: { type: 'string', multiple: true },
+          out: { type: 'string' },
+          backend: { type: 'string' },
+          json: { type: 'boolean' },
+          quiet: { type: 'boolean' },
+          help: { type: 'boolean', short: 'h' },
+          version: { type: 'boolean', short: 'v' },
+        },
+      });
+    } catch (error) {
+      throw new UsageError(`${(error as Error).message.split('\n')[0]} (see easy-explain --help)`);
+    }
+    const { values: o, positionals } = parsed;
+    if (o.help) {
+      stdout.write(HELP);
+      return 0;
+    }
+    if (o.version) {
+      stdout.write(`${VERSION}\n`);
+      return 0;
+    }
+    if (positionals.length !== 1) {
+      throw new UsageError(
+        positionals.length === 0 ? 'missing <image>; usage: easy-explain <image> [options] (see --help)' : `expected one image, got ${positionals.length}: ${positionals.join(' ')}`,
+      );
+    }
+    quiet = o.quiet ?? false;
+    const json = o.json ?? false;
+    const say = (text: string) => {
+      if (!quiet && !json) stdout.write(text);
+    };
+    const note = (text: string) => {
+      if (!quiet) stderr.write(text);
+    };
+
+    // Validate every flag before loading anything, so usage errors are instant.
+    const image = positionals[0];
+    const top = integer(o.top, '--top', 1) ?? 5;
+    const target = integer(o.target, '--target', 0);
+    const window = integer(o.window, '--window', 1);
+    const stride = integer(o.stride, '--stride', 1);
+    const baseline = number(o.baseline, '--baseline');
+    const steps = integer(o.steps, '--steps', 1);
+    const samples = integer(o.samples, '--samples', 1);
+    const method = (oneOf(o.method, '--method', METHOD_NAMES as readonly string[]) ?? 'occlusion') as MethodName;
+    const backendName = oneOf(o.backend, '--backend', BACKEND_NAMES) ?? 'auto';
+    const outputKind = oneOf(o['output-kind'], '--output-kind', ['logits', 'probabilities'] as const);
+    const preset = o.preset === undefined ? undefined : checkPreset(o.preset);
+    const rows = (o.vis ?? []).map(parseVisRow);
+    const visTypes: VisMethod[][] | undefined = rows.length ? rows.map((r) => r.methods) : undefined;
+    const visSigns: VisSign[][] | undefined = rows.length ? rows.map((r) => r.signs) : undefined;
+    const outDir = resolve(o.out ?? DEFAULT_OUT_DIR);
+
+    // Decoding (sharp's thread pool) overlaps the backend start; the image is checked before any model loads,
+    // so a missing or broken photo is reported before a model download.
+    let t0 = performance.now();
+    const decoding = decodeImage(image, { signal: io.signal }).then((rgb) => ({ rgb, ms: Math.round(performance.now() - t0) }));
+    decoding.catch(() => {}); // awaited below; avoid an unhandled rejection while the backend starts
+    const backend = await setupBackend(backendName, { gradients: method !== 'occlusion' }).catch(async (error) => {
+      await decoding; // a bad image is the first thing to report
+      throw error;
+    });
+    // tfjs's "install the node backend" hint and debug checks are noise for CLI users.
+    tf.env().set('PROD', true);
+    const { rgb: pixels, ms: decodeMs } = await decoding;
+    t0 = performance.now();
+    const labels = o.labels === undefined ? undefined : await loadLabels(o.labels);
+    const model = await resolveModel(o.model, {
+      outputKind,
+      preset,
+      signal: io.signal,
+      onDownload: (url, into) => note(`Downloading the default model from ${url}\n  into ${into} (once)\n`),
+    });
+    const loadMs = Math.round(performance.now() - t0);
+
+    const progress = progressReporter(stderr);
+    try {
+      const result = await runEasyExplain(model, {
+        image: pixels,
+        imageName: /^https?:\/\//i.test(image) ? image : resolve(image),
+        labels,
+        totalPreds: top,
+        target,
+        method,
+        window,
+        stride,
+        baseline,
+        steps,
+        samples,
+        layer: o.layer,
+        preset,
+        visTypes,
+        visSigns,
+        outDir,
+        signal: io.signal,
+        record: { timings: { readImageMs: decodeMs, setupAndModelLoadMs: loadMs } },
+        onPredictions: (predictions, t) => {
+          say(`Top ${predictions.length} predictions for ${image} (model: ${model.source}, backend: ${backend}):\n`);
+          say(table(predictions, t));
+          const s = method === 'occlusion' ? `: window ${window ?? 45}, stride ${stride ?? 9}, baseline ${baseline ?? 0}` : '';
+          note(`Explaining class ${t} with ${method}${s}\n`);
+        },
+        onProgress: quiet ? undefined : (done, total) => progress.update(done, total),
+        onWarning: (message) => note(`warning: ${message}\n`),
+      });
+      progress.finish();
+      result.attribution.dispose();
+      if (json) {
+        stdout.write(JSON.stringify({ ...result.explanation, files: result.files }, null, 2) + '\n');
+      } else {
+        say(`Wrote ${result.files!.length} files to ${outDir}:\n`);
+        for (const file of result.files!) say(`  ${file}\n`);
+      }
+    } finally {
+      progress.finish();
+      model.dispose();
+    }
+    return 0;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const isExplain = error instanceof Error && error.name === 'ExplainError' && typeof code === 'string';
+    if (isExplain && code === 'aborted') {
+      stderr.write('easy-explain: interrupted\n');
+      return 130;
+    }
+    if (error instanceof UsageError || isExplain) {
+      stderr.write(`easy-explain: ${oneLine((error as Error).message)}\n`);
+      return 2;
+    }
+    const detail = process.env.EASY_EXPLAIN_DEBUG ? `\n${(error as Error)?.stack ?? ''}` : ' (set EASY_EXPLAIN_DEBUG=1 for the stack trace)';
+    stderr.write(`easy-explain: internal error: ${oneLine(error instanceof Error ? error.message : String(error))}${detail}\n`);
+    return 1;
+  }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+

@@ -1,0 +1,211 @@
+// The CLI as a user runs it: a child process on the built dist/cli.js (see global-setup.ts), real models and photos.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { figureSize } from '@easy-explain/viz';
+import { closedPort, DARKNET, image, lines, MOBILENET, REPO, removeDir, runCli, saveTinyModel, serveFolder, tempDir } from './helpers';
+
+let dir: string;
+beforeAll(() => {
+  dir = tempDir('ee-cli-');
+});
+afterAll(() => removeDir(dir));
+
+/** Asserts a refused run: exit 2, one line on stderr naming the reason, no stack trace, nothing on stdout. */
+function expectRefusal(run: Awaited<ReturnType<typeof runCli>>, reason: RegExp | string): void {
+  expect(run.code, run.stderr).toBe(2);
+  expect(lines(run.stderr)).toHaveLength(1);
+  expect(run.stderr).toMatch(/^easy-explain: /);
+  expect(run.stderr).toMatch(reason);
+  expect(run.stderr).not.toMatch(/^\s+at /m);
+  expect(run.stdout).toBe('');
+}
+
+// The coarse setting (4×4 windows = 16 forward passes) keeps most runs to a few seconds.
+const COARSE = ['--window', '56', '--stride', '56'];
+
+describe('easy-explain CLI', () => {
+  it("explains chelsea.png with MobileNet at easy-explain's default setting", async () => {
+    const out = join(dir, 'chelsea');
+    const run = await runCli(
+      [image('chelsea.png'), '--model', MOBILENET, '--out', out, '--vis', 'blended_heat_map:positive,original_image:all', '--vis', 'heat_map:absolute_value'],
+      { timeoutMs: 290_000 },
+    );
+    expect(run.code, run.stderr).toBe(0);
+
+    const table = lines(run.stdout);
+    expect(table[0]).toMatch(/^Top 5 predictions for .*chelsea\.png/);
+    expect(table[1]).toMatch(/^#\s+class\s+label\s+probability/);
+    const top1 = Number(table[2].split(/\s+/)[1]);
+    expect([285, 281]).toContain(top1);
+    expect(run.stdout).toContain(`Wrote 3 files to ${out}:`);
+    // stderr is not a TTY here: plain progress lines, ending at 100 %.
+    expect(run.stderr).toContain('Explaining class');
+    const done = run.stderr.match(/attribution 100% \((\d+)\/(\d+) forward passes\)/);
+    expect(done?.[1]).toBe(done?.[2]);
+    expect(Number(done?.[1])).toBeGreaterThanOrEqual(441); // 21×21 windows
+
+    const explanation = JSON.parse(readFileSync(join(out, 'explanation.json'), 'utf8'));
+    expect(explanation.target.index).toBe(top1);
+    expect(explanation.predictions).toHaveLength(5);
+    expect(explanation.backend).toBe('wasm');
+    expect(explanation.method).toEqual({ name: 'occlusion', parameters: { slidingWindowShapes: [45, 45, 3], strides: [9, 9, 3], baselines: 0 } });
+    expect(explanation.image).toEqual({ source: image('chelsea.png'), width: 451, height: 300 });
+    expect(explanation.model).toMatchObject({ source: MOBILENET, preset: 'mobilenet' });
+    expect(explanation.timings.attributionMs).toBeGreaterThan(0);
+
+    const name = explanation.target.label.charAt(0).toUpperCase() + explanation.target.label.slice(1);
+    const expectedTitles = [
+      [`Positive Blended heat map for ${name}`, `Original image for ${name}`],
+      [`Absolute value Heat map for ${name}`],
+    ];
+    expect(explanation.figures.map((f: { titles: string[] }) => f.titles)).toEqual(expectedTitles);
+    for (const [i, titles] of expectedTitles.entries()) {
+      // The size viz lays out for 224×224 panels with these titles, colour bars under the heat maps.
+      const panel = { image: { width: 224, height: 224, data: new Uint8ClampedArray(224 * 224 * 4) } };
+      const bar = { cmap: { N: 2, lut: new Float64Array(8), name: 'x', index: () => 0, rgba: () => [0, 0, 0, 0] as [number, number, number, number] }, vmin: 0, vmax: 1, alpha: 1 };
+      const expected = figureSize(titles.map((title, j) => ({ ...panel, title, colorbar: j === 0 ? bar : null })), { fontFamily: 'DejaVu Sans, sans-serif' });
+      const meta = await sharp(join(out, `figure-${i + 1}.png`)).metadata();
+      expect([meta.format, meta.width, meta.height]).toEqual(['png', expected.width, expected.height]);
+      const stats = await sharp(join(out, `figure-${i + 1}.png`)).stats();
+      expect(stats.channels[0].stdev).toBeGreaterThan(10); // a drawn figure, not a blank canvas
+    }
+  }, 300_000); // 441 forward passes: ≈25 s on an idle 2-core machine, far more when CI runs other suites beside it
+
+  it('runs darknet_tiny (logits, its own label order) through --labels, with --json and --quiet', async () => {
+    const out = join(dir, 'darknet');
+    const run = await runCli([
+      image('chelsea.png'), '--model', join(DARKNET, 'model.json'), '--labels', join(DARKNET, 'labels_darknet_order.json'),
+      '--preset', 'unit', '--top', '3', ...COARSE, '--out', out, '--json', '--quiet',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toBe('');
+    const doc = JSON.parse(run.stdout); // exactly one JSON document
+    expect(doc.model).toMatchObject({ outputKind: 'logits', preset: 'unit', classes: 1000, format: 'layers-model' });
+    expect(doc.predictions).toHaveLength(3);
+    // Darknet order: 7 = Egyptian cat, 173 = tabby, 54 = tiger cat.
+    expect([7, 173, 54]).toContain(doc.predictions[0].index);
+    expect(doc.predictions[0].label).toMatch(/cat|tabby/);
+    expect(doc.backend).toBe('wasm'); // tfjs-node is not installed here: auto falls back to wasm
+    expect(doc.files).toEqual([join(out, 'figure-1.png'), join(out, 'explanation.json')]);
+    expect(JSON.parse(readFileSync(join(out, 'explanation.json'), 'utf8')).target).toEqual(doc.target);
+  });
+
+  it('runs a gradient method (grad_cam) on cpu, since wasm lacks gradient kernels', async () => {
+    const run = await runCli([image('chelsea.png'), '--model', MOBILENET, '--method', 'grad_cam', '--out', join(dir, 'gradcam'), '--json', '--quiet']);
+    expect(run.code, run.stderr).toBe(0);
+    const doc = JSON.parse(run.stdout);
+    expect(doc.backend).toBe('cpu');
+    expect(doc.method).toMatchObject({ name: 'grad_cam', parameters: { layer: 'conv_pw_13_relu', mapShape: [1, 7, 7, 1] } });
+    expect([285, 281]).toContain(doc.target.index);
+  });
+
+  describe('refuses bad input with exit 2 and a one-line reason', () => {
+    let truncated: string;
+    let text: string;
+    let noShard: string;
+    beforeAll(async () => {
+      truncated = join(dir, 'cut.jpg');
+      const jpeg = readFileSync(image('grace_hopper.jpg'));
+      writeFileSync(truncated, jpeg.subarray(0, jpeg.length >> 1));
+      text = join(dir, 'readme.txt');
+      writeFileSync(text, 'this is not a photo\n');
+      noShard = await saveTinyModel(join(dir, 'no-shard'));
+      rmSync(join(dir, 'no-shard', 'weights.bin'));
+    });
+
+    const cases: [string, () => string[], RegExp][] = [
+      ['a missing image', () => [join(dir, 'nope.jpg'), '--model', MOBILENET], /nope\.jpg does not exist/],
+      ['a truncated JPEG', () => [truncated, '--model', MOBILENET], /cut\.jpg is not a readable image/],
+      ['a text file', () => [text, '--model', MOBILENET], /readme\.txt is not a readable image/],
+      ['a missing model.json', () => [image('chelsea.png'), '--model', join(dir, 'no-model', 'model.json')], /model file .*no-model\/model\.json does not exist/],
+      ['a missing shard', () => [image('chelsea.png'), '--model', noShard], /weight shard .*no-shard\/weights\.bin does not exist/],
+      ['a window larger than the image', () => [image('chelsea.png'), '--model', MOBILENET, '--window', '300'], /window|larger|exceeds/i],
+      ['an unknown --vis method', () => [image('chelsea.png'), '--vis', 'rainbow_map:all'], /Unknown visualisation method "rainbow_map"/],
+      ['masked_image with sign all', () => [image('chelsea.png'), '--vis', 'masked_image:all'], /masked_image cannot show positive and negative/],
+      ['an unknown flag', () => [image('chelsea.png'), '--colour'], /Unknown option '--colour'/],
+      ['a bad number', () => [image('chelsea.png'), '--top', '0'], /--top must be an integer ≥ 1/],
+      ['an unknown backend', () => [image('chelsea.png'), '--backend', 'gpu'], /--backend must be one of auto, tensorflow, wasm, cpu/],
+      ['no image at all', () => [], /missing <image>/],
+    ];
+    it.each(cases)('%s', async (_name, args, reason) => {
+      expectRefusal(await runCli(args()), reason);
+    });
+
+    it('tensorflow requested without tfjs-node, saying how to install it', async () => {
+      expectRefusal(await runCli([image('chelsea.png'), '--model', MOBILENET, '--backend', 'tensorflow']), /npm install @tensorflow\/tfjs-node/);
+    });
+  });
+
+  it('--help documents every flag with its default; --version prints the version', async () => {
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    for (const flag of ['--model', '--labels', '--preset', '--output-kind', '--top', '--target', '--method', '--window', '--stride', '--baseline', '--vis', '--out', '--backend', '--json', '--quiet', '--help', '--version']) {
+      expect(help.stdout).toContain(flag);
+    }
+    for (const def of ['(default: 5)', '(default: 45)', '(default: 9)', '(default: 0)', '(default: occlusion)', 'blended_heat_map:all,original_image:all', '(default: ./easy-explain-out)', '(default: auto']) {
+      expect(help.stdout).toContain(def);
+    }
+    const version = await runCli(['--version']);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('works as `npx easy-explain` from the repository root', async () => {
+    const run = await runCli(['--no-install', 'easy-explain', '--help'], { command: ['npx'], cwd: REPO });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('Usage: easy-explain <image>');
+  });
+
+  it('downloads the default model once into $XDG_CACHE_HOME, then runs from the cache', async () => {
+    const served = join(dir, 'served');
+    const server = await serveFolder(join(MOBILENET, '..'));
+    const env = { XDG_CACHE_HOME: join(dir, 'xdg'), EASY_EXPLAIN_MODEL_URL: `${server.url}model.json`, EASY_EXPLAIN_MODEL: undefined };
+    try {
+      const first = await runCli([image('coffee.png'), ...COARSE, '--out', served, '--json'], { env });
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stderr).toContain('Downloading the default model');
+      const doc = JSON.parse(first.stdout);
+      expect(doc.predictions[0]).toMatchObject({ index: 967, label: 'espresso' }); // labels shipped with the package
+      expect(doc.model.source.startsWith(join(dir, 'xdg', 'easy-explain', 'models'))).toBe(true);
+      const requests = server.requests.get('/model.json');
+      const second = await runCli([image('coffee.png'), ...COARSE, '--out', served, '--json'], { env });
+      expect(second.code, second.stderr).toBe(0);
+      expect(second.stderr).not.toContain('Downloading');
+      expect(server.requests.get('/model.json')).toBe(requests);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('with no network and no cache, says how to pass a local model', async () => {
+    const env = { XDG_CACHE_HOME: join(dir, 'empty-xdg'), EASY_EXPLAIN_MODEL_URL: `http://127.0.0.1:${await closedPort()}/model.json`, EASY_EXPLAIN_MODEL: undefined };
+    const run = await runCli([image('chelsea.png'), '--quiet'], { env });
+    expectRefusal(run, /Cannot download the default model .*pass a local TF\.js model: `easy-explain photo\.jpg --model path\/to\/model\.json`/);
+  });
+
+  it('uses EASY_EXPLAIN_MODEL when --model is not given', async () => {
+    const run = await runCli([image('chelsea.png'), ...COARSE, '--out', join(dir, 'env'), '--json', '--quiet'], { env: { EASY_EXPLAIN_MODEL: MOBILENET } });
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).model.source).toBe(MOBILENET);
+  });
+
+  it('stops cleanly on Ctrl-C (SIGINT): exit 130, no stack trace, no figures', async () => {
+    const out = join(dir, 'interrupted');
+    let sent = false;
+    const run = await runCli([image('chelsea.png'), '--model', MOBILENET, '--out', out], {
+      onStderr: (_chunk, child) => {
+        if (!sent && /attribution \d+%/.test(_chunk)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      },
+    });
+    expect(sent).toBe(true);
+    expect(run.code, run.stderr).toBe(130);
+    expect(run.stderr).toContain('easy-explain: interrupted');
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(run.stderr).not.toContain('attribution 100%');
+    expect(existsSync(join(out, 'figure-1.png'))).toBe(false);
+  });
+});
