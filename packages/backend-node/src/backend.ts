@@ -68,15 +68,15 @@ async function activate(name: 'tensorflow' | 'wasm' | 'cpu'): Promise<void> {
 
 /**
  * Picks and initialises a TF.js backend. 'auto' tries tensorflow (when @tensorflow/tfjs-node is installed),
- * then wasm, then cpu; with `gradients: true` it skips wasm, which lacks the gradient kernels of convolutions.
+ * then wasm, then cpu. Gradient methods run on all three (core routes the gradient kernels wasm lacks).
  * A named backend that cannot start is an ExplainError `backend_unavailable`. Returns the backend in use.
  */
-export async function setupBackend(name: BackendName | string = 'auto', options: { gradients?: boolean } = {}): Promise<string> {
+export async function setupBackend(name: BackendName | string = 'auto'): Promise<string> {
   if (!BACKEND_NAMES.includes(name as BackendName)) {
     throw new ExplainError('invalid_option', `Unknown backend "${name}"; use one of: ${BACKEND_NAMES.join(', ')}.`);
   }
   if (name === 'auto') {
-    const order = options.gradients ? (['tensorflow', 'cpu'] as const) : (['tensorflow', 'wasm', 'cpu'] as const);
+    const order = ['tensorflow', 'wasm', 'cpu'] as const;
     for (const candidate of order) {
       try {
         await activate(candidate);

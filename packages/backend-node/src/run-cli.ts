@@ -229,7 +229,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     let t0 = performance.now();
     const decoding = decodeImage(image, { signal: io.signal }).then((rgb) => ({ rgb, ms: Math.round(performance.now() - t0) }));
     decoding.catch(() => {}); // awaited below; avoid an unhandled rejection while the backend starts
-    const backend = await setupBackend(backendName, { gradients: method !== 'occlusion' }).catch(async (error) => {
+    const backend = await setupBackend(backendName).catch(async (error) => {
       await decoding; // a bad image is the first thing to report
       throw error;
     });

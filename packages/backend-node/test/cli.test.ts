@@ -92,13 +92,18 @@ describe('easy-explain CLI', () => {
     expect(JSON.parse(readFileSync(join(out, 'explanation.json'), 'utf8')).target).toEqual(doc.target);
   });
 
-  it('runs a gradient method (grad_cam) on cpu, since wasm lacks gradient kernels', async () => {
+  it('runs gradient methods (grad_cam, integrated_gradients) on wasm', async () => {
     const run = await runCli([image('chelsea.png'), '--model', MOBILENET, '--method', 'grad_cam', '--out', join(dir, 'gradcam'), '--json', '--quiet']);
     expect(run.code, run.stderr).toBe(0);
     const doc = JSON.parse(run.stdout);
-    expect(doc.backend).toBe('cpu');
+    expect(doc.backend).toBe('wasm');
     expect(doc.method).toMatchObject({ name: 'grad_cam', parameters: { layer: 'conv_pw_13_relu', mapShape: [1, 7, 7, 1] } });
     expect([285, 281]).toContain(doc.target.index);
+    const ig = await runCli([image('chelsea.png'), '--model', MOBILENET, '--method', 'integrated_gradients', '--steps', '8', '--out', join(dir, 'ig'), '--json', '--quiet']);
+    expect(ig.code, ig.stderr).toBe(0);
+    const igDoc = JSON.parse(ig.stdout);
+    expect(igDoc.backend).toBe('wasm');
+    expect(igDoc.method).toMatchObject({ name: 'integrated_gradients', parameters: { nSteps: 8, method: 'gausslegendre' } });
   });
 
   describe('refuses bad input with exit 2 and a one-line reason', () => {

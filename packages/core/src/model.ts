@@ -23,7 +23,7 @@ export interface Model {
   /** A layer's output shape with the batch axis (null for unknown sizes), when known. */
   layerShape?(layer: string): Array<number | null> | undefined;
   /** The wrapped tf.LayersModel or tf.GraphModel, for methods that analyse its layers (incremental occlusion). */
-  readonly source?: LayersModelLike | GraphModelLike;
+  readonly tfModel?: LayersModelLike | GraphModelLike;
   /** The layer (or graph node) whose output is used as the scores, when it is not the model's own output. */
   readonly outputLayer?: string;
 }
@@ -161,7 +161,7 @@ function fromLayersModel(model: LayersModelLike, options: AsModelOptions): Model
   const scores = (images: tf.Tensor4D) =>
     outputName ? model.execute(images, outputName) : model.predict(images);
   return {
-    source: model,
+    tfModel: model,
     outputLayer: options.outputLayer,
     outputKind: options.outputKind ?? layersOutputKind(model, options.outputLayer),
     inputShape: options.inputShape ?? shapeHWC(model.inputs[0]?.shape),
@@ -205,7 +205,7 @@ function fromGraphModel(model: GraphModelLike, options: AsModelOptions): Model {
     return Object.keys(graph?.nodes ?? {});
   };
   return {
-    source: model,
+    tfModel: model,
     outputLayer: options.outputLayer,
     outputKind: options.outputKind ?? graphOutputKind(model, outputNode),
     inputShape: options.inputShape ?? shapeHWC(model.inputs[0].shape),

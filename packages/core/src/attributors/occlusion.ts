@@ -31,7 +31,7 @@ const DIMENSIONS = ['height', 'width', 'channels'];
 export class Occlusion extends AblationAttributor<OcclusionOptions> {
   override attribute(input: tf.Tensor4D, options: OcclusionOptions): Promise<tf.Tensor4D> {
     const incremental = options.incremental ?? true;
-    const source = this.model.source;
+    const source = this.model.tfModel;
     if (options.scorer || incremental === false || !source) return super.attribute(input, options);
     if (typeof incremental === 'object' && incremental.approximate) {
       const tau = incremental.approximate.tau;
