@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const benches = [
   'scripts/bench-occlusion.mjs',
+  'packages/core/bench/incremental.mjs',
   'packages/core/bench/gradients.mjs',
   'packages/backend-node/bench/cli.mjs',
   'apps/demo/bench/browser.mjs',
