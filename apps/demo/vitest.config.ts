@@ -1,5 +1,5 @@
 import { defineProject } from 'vitest/config';
-import { sourceAliases } from '../../vitest.shared';
+import { sourceAliases } from '../../vitest.shared.ts';
 
 // Browser tests: real Chromium on software WebGPU is slow, hence the long timeouts.
 export default defineProject({

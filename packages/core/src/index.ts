@@ -8,6 +8,8 @@ export {
   type LayersModelLike,
   type Model,
   type ModelFunction,
+  type OcclusionWorkerOptions,
+  type OcclusionWorkers,
   type OutputKind,
 } from './model.js';
 export {
@@ -21,17 +23,25 @@ export {
 export {
   AblationAttributor,
   defaultPerturbationsPerEval,
+  fullForwardScorer,
   MAX_DEFAULT_PERTURBATIONS_PER_EVAL,
   PERTURBATION_BATCH_BYTES,
+  type AblationContext,
   type AblationOptions,
+  type AblationScorer,
+  type AblationScorerFactory,
   type Region,
 } from './attributors/feature-ablation.js';
-export { Occlusion, checkWindows, windowCount, type OcclusionOptions, type Shape3 } from './attributors/occlusion.js';
+export { Occlusion, checkWindows, occlusionScorerFactory, windowCount, type OcclusionOptions, type Shape3 } from './attributors/occlusion.js';
 export { predictClasses, type Prediction } from './predict.js';
 export { parseLabels, indexLabels, type Labels } from './labels.js';
 export {
   preprocess,
   presetOptions,
+  presetGeometry,
+  checkPreset,
+  toGray,
+  PRESET_NAMES,
   IMAGENET_PRESET,
   MOBILENET_PRESET,
   type PreprocessOptions,

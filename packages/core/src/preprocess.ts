@@ -14,31 +14,54 @@ export interface PreprocessOptions {
   scale?: [number, number];
 }
 
-export type PreprocessPreset = 'imagenet' | 'mobilenet' | 'none';
+/**
+ * How pixels are scaled before the model sees them:
+ * - 'imagenet': /255 then ImageNet mean/std (torchvision's recipe, what easy-explain does in Python);
+ * - 'mobilenet': x/127.5 − 1 (Keras MobileNet);
+ * - 'unit': x/255 (e.g. darknet_tiny);
+ * - 'none': raw 0..255.
+ * All share the geometry of `presetGeometry`: shorter side to 256/224 of the model's input, centre crop to it.
+ */
+export type PreprocessPreset = 'imagenet' | 'mobilenet' | 'unit' | 'none';
+export const PRESET_NAMES: readonly PreprocessPreset[] = ['imagenet', 'mobilenet', 'unit', 'none'];
+
+const PRESET_SCALING: Record<PreprocessPreset, Pick<PreprocessOptions, 'scale' | 'mean' | 'std'>> = {
+  imagenet: { scale: [1 / 255, 0], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+  mobilenet: { scale: [1 / 127.5, -1] },
+  unit: { scale: [1 / 255, 0] },
+  none: {},
+};
+
+export function checkPreset(name: string): PreprocessPreset {
+  if (!PRESET_NAMES.includes(name as PreprocessPreset)) {
+    throw new ExplainError('invalid_option', `Unknown preprocessing preset "${name}"; use one of: ${PRESET_NAMES.join(', ')}.`);
+  }
+  return name as PreprocessPreset;
+}
+
+/** Resize and crop for a model input [h,w]: torchvision's Resize(256) + CenterCrop(224), scaled to other sizes. */
+export function presetGeometry(inputShape?: [number, number, number]): Pick<PreprocessOptions, 'resize' | 'crop'> {
+  const [h, w] = inputShape && inputShape[0] > 0 && inputShape[1] > 0 ? inputShape : [224, 224];
+  return { resize: Math.round((Math.min(h, w) * 256) / 224), crop: [h, w] };
+}
+
+/** A preset's full options for a model input [H,W,C] (224×224×3 when unknown); options pass through unchanged. */
+export function presetOptions(preset: PreprocessPreset | PreprocessOptions, inputShape?: [number, number, number]): PreprocessOptions {
+  if (typeof preset === 'object') return preset;
+  const scaling = PRESET_SCALING[checkPreset(preset)];
+  // One-channel models get the grey image, so one mean/std value applies (ImageNet's green, the brightest weight).
+  if (inputShape?.[2] === 1 && scaling.mean) return { ...presetGeometry(inputShape), scale: scaling.scale, mean: [0.456], std: [0.224] };
+  return { ...presetGeometry(inputShape), ...scaling };
+}
 
 /** torchvision's ImageNet recipe: shorter side 256, centre crop 224, /255, mean/std. */
-export const IMAGENET_PRESET: PreprocessOptions = {
-  resize: 256,
-  crop: 224,
-  scale: [1 / 255, 0],
-  mean: [0.485, 0.456, 0.406],
-  std: [0.229, 0.224, 0.225],
-};
+export const IMAGENET_PRESET: PreprocessOptions = presetOptions('imagenet');
 /** The same geometry with MobileNet's scaling to [-1, 1]: x / 127.5 − 1. */
-export const MOBILENET_PRESET: PreprocessOptions = { resize: 256, crop: 224, scale: [1 / 127.5, -1] };
+export const MOBILENET_PRESET: PreprocessOptions = presetOptions('mobilenet');
 
-export function presetOptions(preset: PreprocessPreset | PreprocessOptions): PreprocessOptions {
-  if (typeof preset === 'object') return preset;
-  switch (preset) {
-    case 'imagenet':
-      return IMAGENET_PRESET;
-    case 'mobilenet':
-      return MOBILENET_PRESET;
-    case 'none':
-      return {};
-    default:
-      throw new ExplainError('invalid_option', `Unknown preprocessing preset "${String(preset)}"; use 'imagenet', 'mobilenet' or 'none'.`);
-  }
+/** RGB [H,W,3] → grey [H,W,1] with ITU-R 601 weights, for one-channel models. */
+export function toGray(image: tf.Tensor3D): tf.Tensor3D {
+  return tf.tidy(() => tf.sum(tf.mul(tf.cast(image, 'float32'), tf.tensor1d([0.2989, 0.587, 0.114])), -1, true) as tf.Tensor3D);
 }
 
 /** Resize (shorter side), centre-crop and normalise a decoded RGB image [H,W,C] (0..255) into a [1,h,w,C] batch. */
