@@ -110,7 +110,7 @@ async function loadOwnModel(): Promise<void> {
     $('model-status').textContent = 'loading your model…';
     modelLoaded(await client.loadModel(files, { labels, preset }), 'Your model loaded');
   } catch (e) {
-    $('model-status').textContent = state.model ? 'kept the previous model.' : 'not loaded.';
+    $('model-status').textContent = state.model ? 'The previous model is still in use.' : 'No model is loaded.';
     showError(e);
   }
 }
