@@ -36,7 +36,10 @@ export interface EasyExplainOptions extends MethodSettings {
   totalPreds?: number;
   /** Class to explain; default the top prediction. */
   target?: number;
-  /** Attribution method; default 'occlusion' with easy-explain's window 45, stride 9, baseline 0. */
+  /**
+   * Attribution method; default 'occlusion' with easy-explain's window 45, stride 9, baseline 0. Occlusion runs on
+   * `workers` threads (default 'auto': the host's cores, up to 4; 1 = this thread); explanation.json records the count used.
+   */
   method?: MethodName;
   /** Preprocessing; default the model's own preset, else 'imagenet' (easy-explain's torchvision recipe). */
   preset?: PresetName;
@@ -183,7 +186,9 @@ export async function runEasyExplain(model: Model, options: EasyExplainOptions):
     options.onPredictions?.(predictions, target);
 
     t0 = now();
-    const run = await runMethod(method, model, input, { target, onProgress: options.onProgress, signal }, options);
+    // Occlusion spreads over the host's cores unless told otherwise (models from loadModel can; others run here).
+    const settings = { ...options, workers: options.workers ?? 'auto' };
+    const run = await runMethod(method, model, input, { target, onProgress: options.onProgress, signal }, settings);
     attribution = run.attribution;
     timings.attributionMs = ms(t0);
 

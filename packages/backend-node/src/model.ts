@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
-import { asModel, ExplainError, type Labels, type Model, type OutputKind } from '@easy-explain/core';
+import { asModel, ExplainError, type Labels, type Model, type OcclusionWorkerOptions, type OutputKind } from '@easy-explain/core';
 import { ensureBackend, firstLine } from './backend.js';
+import { poolScorer, resolveWorkers, WorkerPool } from './pool/pool.js';
 import { imagenetLabels } from './labels.js';
 import type { PresetName } from './preset.js';
 
@@ -27,9 +28,20 @@ export interface LoadedModel extends Model {
   readonly labels?: Labels;
   /** The underlying tf.LayersModel or tf.GraphModel. */
   readonly tfModel: tfl.LayersModel | tfc.GraphModel;
-  /** Frees the model's weights. */
+  /**
+   * Occlusion in worker threads (`workers` option): each worker loads this model again from `source` on the main
+   * thread's backend. The pool starts on first use, is reused by later calls and ends with dispose().
+   */
+  occlusionScorer(options: OcclusionWorkerOptions): ReturnType<NonNullable<Model['occlusionScorer']>>;
+  /** Frees the model's weights and ends its occlusion workers. */
   dispose(): void;
 }
+
+/** The worker pool behind a LoadedModel, if it has one (diagnostics and tests). */
+export function workerPoolOf(model: LoadedModel): WorkerPool | undefined {
+  return pools.get(model);
+}
+const pools = new WeakMap<LoadedModel, WorkerPool>();
 
 export interface LoadModelOptions {
   /** What the model returns; detected from its last layers when omitted. */
@@ -236,14 +248,29 @@ async function loadFromFiles(files: ModelFiles, where: string, options: LoadMode
     const model = asModel(inner, { outputKind: options.outputKind, outputLayer: options.outputLayer });
     // Keras MobileNets scale pixels to [-1, 1]; other models get the preset the caller asks for.
     const preset = options.preset ?? (/mobilenet/i.test(modelName(files.json)) ? 'mobilenet' : undefined);
-    return Object.assign(model, {
+    let pool: WorkerPool | undefined;
+    const loaded: LoadedModel = Object.assign(model, {
       source: where,
       format: files.format,
       preset,
       labels: options.labels,
       tfModel: inner,
-      dispose: () => inner.dispose(),
+      occlusionScorer(request: OcclusionWorkerOptions) {
+        const count = resolveWorkers(request.workers);
+        if (count <= 1) return undefined;
+        if (!pool) {
+          pool = new WorkerPool({ source: where, outputKind: model.outputKind, outputLayer: options.outputLayer });
+          pools.set(loaded, pool);
+        }
+        return { workers: count, scorer: poolScorer(pool, count, request) };
+      },
+      dispose: () => {
+        // The closed pool stays, so a later call says the model was disposed.
+        void pool?.close();
+        inner.dispose();
+      },
     });
+    return loaded;
   } catch (error) {
     inner.dispose();
     throw error;

@@ -38,6 +38,8 @@ Options:
   --method <name>         attribution method: ${METHOD_NAMES.join('|')} (default: occlusion)
   --window <px>           occlusion window side (default: 45)
   --stride <px>           occlusion stride (default: 9)
+  --workers <auto|N>      occlusion: worker threads, each with its own copy of the model; the map is
+                          identical for any count (default: auto = the machine's cores, up to 4; 1 = none)
   --baseline <value>      value an occluded window (occlusion) or the reference input (integrated_gradients)
                           takes, in model input units (default: 0)
   --steps <n>             integrated_gradients: integration steps (default: 50)
@@ -168,6 +170,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
           window: { type: 'string' },
           stride: { type: 'string' },
           baseline: { type: 'string' },
+          workers: { type: 'string' },
           steps: { type: 'string' },
           samples: { type: 'string' },
           layer: { type: 'string' },
@@ -213,6 +216,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const window = integer(o.window, '--window', 1);
     const stride = integer(o.stride, '--stride', 1);
     const baseline = number(o.baseline, '--baseline');
+    const workers = o.workers === undefined || o.workers === 'auto' ? 'auto' : integer(o.workers, '--workers (or auto)', 1);
     const steps = integer(o.steps, '--steps', 1);
     const samples = integer(o.samples, '--samples', 1);
     const method = (oneOf(o.method, '--method', METHOD_NAMES as readonly string[]) ?? 'occlusion') as MethodName;
@@ -258,6 +262,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         window,
         stride,
         baseline,
+        workers,
         steps,
         samples,
         layer: o.layer,

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { figureSize } from '@easy-explain/viz';
-import { closedPort, DARKNET, image, lines, MOBILENET, REPO, removeDir, runCli, saveTinyModel, serveFolder, tempDir } from './helpers';
+import { AUTO_WORKERS, closedPort, DARKNET, image, lines, MOBILENET, REPO, removeDir, runCli, saveTinyModel, serveFolder, tempDir } from './helpers';
 
 let dir: string;
 beforeAll(() => {
@@ -50,7 +50,7 @@ describe('easy-explain CLI', () => {
     expect(explanation.target.index).toBe(top1);
     expect(explanation.predictions).toHaveLength(5);
     expect(explanation.backend).toBe('wasm');
-    expect(explanation.method).toEqual({ name: 'occlusion', parameters: { slidingWindowShapes: [45, 45, 3], strides: [9, 9, 3], baselines: 0 } });
+    expect(explanation.method).toEqual({ name: 'occlusion', parameters: { slidingWindowShapes: [45, 45, 3], strides: [9, 9, 3], baselines: 0, workers: AUTO_WORKERS } });
     expect(explanation.image).toEqual({ source: image('chelsea.png'), width: 451, height: 300 });
     expect(explanation.model).toMatchObject({ source: MOBILENET, preset: 'mobilenet' });
     expect(explanation.timings.attributionMs).toBeGreaterThan(0);

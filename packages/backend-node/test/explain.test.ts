@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadModel, runEasyExplain, setupBackend, type LoadedModel } from '@easy-explain/backend-node';
-import { EMOTION, image, MOBILENET, removeDir, tempDir } from './helpers';
+import { AUTO_WORKERS, EMOTION, image, MOBILENET, removeDir, tempDir } from './helpers';
 
 let mobilenet: LoadedModel;
 let dir: string;
@@ -52,7 +52,7 @@ describe('runEasyExplain', () => {
     }
     expect(result.explanation.method).toEqual({
       name: 'occlusion',
-      parameters: { slidingWindowShapes: [56, 56, 3], strides: [56, 56, 3], baselines: 0 },
+      parameters: { slidingWindowShapes: [56, 56, 3], strides: [56, 56, 3], baselines: 0, workers: AUTO_WORKERS },
     });
     expect(result.explanation.backend).toBe('wasm');
   });

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +20,8 @@ export const MOBILENET = join(SHARED, 'models', 'mobilenet_v1_0.75_224', 'model.
 export const DARKNET = join(SHARED, 'models', 'darknet_tiny');
 export const EMOTION = join(SHARED, 'models', 'emotion_mini_xception', 'model.json');
 export const image = (name: string) => join(SHARED, 'images', name);
+/** The occlusion workers 'auto' gives on this host (runEasyExplain's and the CLI's default). */
+export const AUTO_WORKERS = Math.min(availableParallelism(), 4);
 
 export function tempDir(prefix = 'ee-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

@@ -32,6 +32,8 @@ export interface MethodSettings {
   baseline?: number;
   /** Occluded copies per forward batch (default: from the input size). */
   perturbationsPerEval?: number;
+  /** Occlusion: worker threads (see OcclusionOptions.workers); default 1 here, runEasyExplain and the CLI pass 'auto'. */
+  workers?: 'auto' | number;
   /** Integrated gradients: integration steps (`--steps`); default 50. */
   steps?: number;
   /** Alias of `steps` (Captum's n_steps). */
@@ -105,8 +107,10 @@ export async function runMethod(
   switch (method) {
     case 'occlusion': {
       const options = occlusionSettings(input.shape[3], settings);
-      const attribution = await new Occlusion(model).attribute(input, { ...run, ...options });
-      return { attribution, parameters: { ...options } };
+      const occlusion = new Occlusion(model);
+      const attribution = await occlusion.attribute(input, { ...run, ...options, workers: settings.workers });
+      // The threads actually used: 'auto' resolves per host, and models without the hook use one.
+      return { attribution, parameters: { ...options, workers: occlusion.workers } };
     }
     case 'integrated_gradients': {
       const options = {

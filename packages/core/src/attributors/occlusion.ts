@@ -1,7 +1,16 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { ExplainError } from '../errors.js';
 import { incrementalScorer } from '../incremental/index.js';
-import { AblationAttributor, type AblationOptions, type Region } from './feature-ablation.js';
+import type { Model } from '../model.js';
+import { checkImageBatch, positiveInteger } from './attributor.js';
+import {
+  AblationAttributor,
+  defaultPerturbationsPerEval,
+  fullForwardScorer,
+  type AblationOptions,
+  type AblationScorerFactory,
+  type Region,
+} from './feature-ablation.js';
 
 export type Shape3 = [number, number, number];
 
@@ -19,9 +28,36 @@ export interface OcclusionOptions extends AblationOptions {
   incremental?: boolean | { approximate?: { tau: number } };
   /** Told when a fast path cannot be used, and why. */
   onWarning?: (message: string) => void;
+  /**
+   * Worker threads to spread the windows over: 1 (default) runs in this thread; a number > 1 or 'auto' (the
+   * host's cores, as the model decides) uses the model's `occlusionScorer` (backend-node's loadModel models have
+   * one). Each worker scores whole batches of `perturbationsPerEval` windows, the same batches one thread would
+   * score, so the map is identical bit for bit. A model without the hook (a plain function, an asModel wrapper)
+   * runs in this thread; for an explicit count `onWarning` says so.
+   */
+  workers?: 'auto' | number;
 }
 
 const DIMENSIONS = ['height', 'width', 'channels'];
+
+/**
+ * The scorer Occlusion uses in this thread: incremental inference on the model's LayersModel or GraphModel unless
+ * `incremental` is false (or the model wraps neither), full forward passes otherwise. Worker threads build theirs
+ * with it too, so both score the same way.
+ */
+export function occlusionScorerFactory(
+  model: Model,
+  options: Pick<OcclusionOptions, 'incremental' | 'onWarning'> = {},
+): AblationScorerFactory {
+  const incremental = options.incremental ?? true;
+  const source = model.tfModel;
+  if (incremental === false || !source) return fullForwardScorer;
+  return incrementalScorer(source, {
+    outputLayer: model.outputLayer,
+    approximate: typeof incremental === 'object' ? incremental.approximate : undefined,
+    onWarning: options.onWarning,
+  });
+}
 
 /**
  * Captum's Occlusion: a window slides over the image with the given strides; every position is replaced by the
@@ -29,21 +65,46 @@ const DIMENSIONS = ['height', 'width', 'channels'];
  * ceil((D − w) / s) + 1 positions starting at k·s; a last window that runs past the edge is cut off there.
  */
 export class Occlusion extends AblationAttributor<OcclusionOptions> {
+  /** Threads the last `attribute` call scored on (1: this thread). */
+  workers = 1;
+
   override attribute(input: tf.Tensor4D, options: OcclusionOptions): Promise<tf.Tensor4D> {
+    this.workers = 1;
     const incremental = options.incremental ?? true;
-    const source = this.model.tfModel;
-    if (options.scorer || incremental === false || !source) return super.attribute(input, options);
     if (typeof incremental === 'object' && incremental.approximate) {
       const tau = incremental.approximate.tau;
       if (!(tau > 0 && tau <= 1)) {
         throw new ExplainError('invalid_option', `incremental.approximate.tau must be in (0, 1]; got ${tau}.`);
       }
     }
-    const scorer = incrementalScorer(source, {
-      outputLayer: this.model.outputLayer,
-      approximate: typeof incremental === 'object' ? incremental.approximate : undefined,
-      onWarning: options.onWarning,
-    });
+    const workers = options.workers ?? 1;
+    if (workers !== 'auto' && !(Number.isInteger(workers) && workers >= 1)) {
+      throw new ExplainError('invalid_option', `workers must be a positive integer or 'auto'; got ${String(workers)}.`);
+    }
+    if (options.scorer) return super.attribute(input, options);
+    if (workers !== 1) {
+      if (!this.model.occlusionScorer) {
+        if (workers !== 'auto') {
+          options.onWarning?.(
+            `This model cannot run in worker threads (only models loaded from a model.json can); occlusion runs in this thread.`,
+          );
+        }
+      } else {
+        checkImageBatch(input);
+        const perEval = positiveInteger(options.perturbationsPerEval, 'perturbationsPerEval', defaultPerturbationsPerEval(input.shape));
+        const pooled = this.model.occlusionScorer({ workers, incremental, onWarning: options.onWarning, signal: options.signal });
+        if (pooled && pooled.workers > 1) {
+          this.workers = pooled.workers;
+          // The base hands over `workers` single-thread batches at a time; each worker takes one.
+          return super.attribute(input, {
+            ...options,
+            perturbationsPerEval: perEval * pooled.workers,
+            scorer: (context) => pooled.scorer({ ...context, perturbationsPerEval: perEval }),
+          });
+        }
+      }
+    }
+    const scorer = occlusionScorerFactory(this.model, options);
     return super.attribute(input, { ...options, scorer });
   }
 

@@ -1,0 +1,231 @@
+// A pool of worker threads for occlusion, one per LoadedModel: spawned on first use, reused by every call, closed by
+// the model's dispose(). Idle workers are unref'd, so they never keep the process alive.
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  ExplainError,
+  throwIfAborted,
+  type AbortSignalLike,
+  type AblationScorerFactory,
+  type OcclusionWorkerOptions,
+  type Region,
+} from '@easy-explain/core';
+import { firstLine } from '../backend.js';
+import type { ErrorData, Reply, Request, WorkerInit } from './protocol.js';
+
+/** 'auto' uses the host's cores up to this many: each worker holds a model and a backend, and wasm gains little beyond. */
+export const MAX_AUTO_WORKERS = 4;
+
+/** The number of workers `workers` asks for on this host. */
+export function resolveWorkers(workers: number | 'auto'): number {
+  return workers === 'auto' ? Math.min(availableParallelism(), MAX_AUTO_WORKERS) : workers;
+}
+
+function workerEntry(): URL {
+  const beside = new URL('./worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(beside))) return beside;
+  // Loaded from src (the tests alias packages to src): workers run the compiled entry.
+  return new URL('../../dist/pool/worker.js', import.meta.url);
+}
+
+function toError(data: ErrorData): Error {
+  if (data.name === 'ExplainError' && data.code) return new ExplainError(data.code, data.message);
+  return new ExplainError('worker_failed', `An occlusion worker failed: ${data.message}`);
+}
+
+type Done = Extract<Reply, { type: 'done' }>;
+type Outgoing = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
+
+/** One worker thread and its requests in flight. */
+class PoolWorker {
+  readonly worker: Worker;
+  readonly ready: Promise<void>;
+  threadId = -1;
+  private failure?: Error;
+  private readonly pending = new Map<number, { resolve: (reply: Done) => void; reject: (error: Error) => void }>();
+  private nextId = 1;
+  private rejectReady: (error: Error) => void = () => {};
+
+  constructor(init: WorkerInit, private readonly onGone: (worker: PoolWorker) => void) {
+    // Node flags carry over to workers, except one that only applies to the main script (`node --input-type -e`).
+    const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'));
+    this.worker = new Worker(workerEntry(), { workerData: init, execArgv });
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.rejectReady = reject;
+      this.worker.on('message', (reply: Reply) => {
+        if (reply.type === 'ready') {
+          this.threadId = reply.threadId;
+          this.settle();
+          resolve();
+        } else if (reply.type === 'failed') {
+          this.fail(toError(reply.error));
+        } else {
+          const entry = this.pending.get(reply.id);
+          if (!entry) return;
+          this.pending.delete(reply.id);
+          this.settle();
+          if (reply.type === 'error') entry.reject(toError(reply.error));
+          else entry.resolve(reply);
+        }
+      });
+    });
+    this.ready.catch(() => {}); // the pool awaits it; a failure before anyone does is not unhandled
+    this.worker.on('error', (error) => this.fail(new ExplainError('worker_failed', `An occlusion worker crashed: ${firstLine(error)}`, { cause: error })));
+    this.worker.on('exit', (code) => this.fail(new ExplainError('worker_failed', `An occlusion worker stopped (exit code ${code}).`)));
+  }
+
+  request(message: Outgoing, transfer: ArrayBuffer[] = []): Promise<Done> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    const reply = new Promise<Done>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.worker.ref(); // work in flight keeps the process alive until it is answered
+    this.worker.postMessage({ ...message, id }, transfer);
+    return reply;
+  }
+
+  /** Ends the worker; requests in flight reject with `reason`. */
+  terminate(reason: Error): Promise<unknown> {
+    this.fail(reason);
+    return this.worker.terminate();
+  }
+
+  private settle(): void {
+    if (this.pending.size === 0) this.worker.unref();
+  }
+
+  private fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.rejectReady(error);
+    for (const entry of this.pending.values()) entry.reject(error);
+    this.pending.clear();
+    this.onGone(this);
+    void this.worker.terminate();
+  }
+}
+
+/** The workers of one model. Workers that fail leave the pool; the next call spawns replacements. */
+export class WorkerPool {
+  private workers: PoolWorker[] = [];
+  private backend?: string;
+  private closed = false;
+
+  constructor(private readonly init: Omit<WorkerInit, 'backend'>) {}
+
+  /** Thread ids of the live workers (diagnostics, tests). */
+  get threadIds(): number[] {
+    return this.workers.map((w) => w.threadId);
+  }
+
+  /** `count` ready workers on the main thread's current backend, spawning what is missing. */
+  async acquire(count: number): Promise<PoolWorker[]> {
+    if (this.closed) throw new ExplainError('invalid_model', 'The model was disposed; load it again to run occlusion in workers.');
+    const backend = tf.getBackend();
+    if (this.backend !== backend) {
+      // Workers compute on the caller's backend, so results match its single-thread run.
+      await this.terminateAll(new ExplainError('worker_failed', 'The backend changed while occlusion workers were busy.'));
+      this.backend = backend;
+    }
+    while (this.workers.length < count) {
+      this.workers.push(new PoolWorker({ ...this.init, backend }, (gone) => (this.workers = this.workers.filter((w) => w !== gone))));
+    }
+    const chosen = this.workers.slice(0, count);
+    await Promise.all(chosen.map((w) => w.ready));
+    return chosen;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.terminateAll(new ExplainError('invalid_model', 'The model was disposed while occlusion ran in its workers.'));
+  }
+
+  private async terminateAll(reason: Error): Promise<void> {
+    const workers = this.workers;
+    this.workers = [];
+    await Promise.all(workers.map((w) => w.terminate(reason)));
+  }
+}
+
+/** Rejects with `aborted` as soon as the signal fires, without waiting for `promise`. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignalLike | undefined): Promise<T> {
+  const target = signal as (AbortSignalLike & Partial<Pick<AbortSignal, 'addEventListener' | 'removeEventListener'>>) | undefined;
+  if (!target?.addEventListener || !target.removeEventListener) return promise;
+  const events = target as AbortSignalLike & Pick<AbortSignal, 'addEventListener' | 'removeEventListener'>;
+  promise.catch(() => {}); // once aborted, a later failure of the abandoned work is nobody's to handle
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      try {
+        throwIfAborted(events);
+      } catch (error) {
+        reject(error);
+      }
+    };
+    if (events.aborted) return onAbort();
+    events.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => events.removeEventListener('abort', onAbort));
+  });
+}
+
+let nextJob = 1;
+
+/**
+ * A scorer running on `count` workers of `pool`. Each worker gets the run's input, baseline and targets once; then
+ * every batch of regions is cut into slices of `perturbationsPerEval` (the single-thread batches), slice k going to
+ * worker k mod count, and the scores are concatenated in region order. On abort the batch rejects at once; the
+ * workers finish the slice they are on and then drop the job.
+ */
+export function poolScorer(pool: WorkerPool, count: number, options: OcclusionWorkerOptions): AblationScorerFactory {
+  const { signal } = options;
+  return async (context) => {
+    throwIfAborted(signal);
+    const workers = await abortable(pool.acquire(count), signal);
+    const job = nextJob++;
+    const end = () => workers.forEach((w) => w.request({ type: 'end', job }).catch(() => {}));
+    let started: Done[];
+    try {
+      const starts = workers.map((w) =>
+        w.request({
+          type: 'start',
+          job,
+          inputData: context.inputData,
+          baseline: context.baseline,
+          shape: context.shape,
+          targets: context.targets,
+          perturbationsPerEval: context.perturbationsPerEval,
+          incremental: options.incremental,
+        }),
+      );
+      starts.forEach((p) => p.catch(() => {}));
+      started = await abortable(Promise.all(starts), signal);
+    } catch (error) {
+      end();
+      throw error;
+    }
+    // Every worker says the same (e.g. why incremental inference is off): tell it once.
+    for (const warning of new Set(started.flatMap((r) => r.warnings ?? []))) options.onWarning?.(warning);
+
+    const slice = context.perturbationsPerEval;
+    return {
+      async scoreRegions(regions: Region[]) {
+        throwIfAborted(signal);
+        const parts: Promise<Done>[] = [];
+        for (let i = 0, k = 0; i < regions.length; i += slice, k++) {
+          parts.push(workers[k % workers.length].request({ type: 'score', job, regions: regions.slice(i, i + slice) }));
+        }
+        parts.forEach((p) => p.catch(() => {}));
+        const replies = await abortable(Promise.all(parts), signal);
+        const scores = new Float32Array(replies.reduce((sum, r) => sum + (r.scores?.length ?? 0), 0));
+        let offset = 0;
+        for (const reply of replies) {
+          scores.set(reply.scores!, offset);
+          offset += reply.scores!.length;
+        }
+        return scores;
+      },
+      dispose: end,
+    };
+  };
+}
