@@ -2,7 +2,7 @@ import { ExplainError, type MethodName, type MethodSettings, type Prediction } f
 import type { SetupBackendOptions } from './backend.js';
 import { decodeImage, type ImageSource, type RgbImage } from './image.js';
 import type { LoadModelOptions } from './model.js';
-import type { BackendInfo, ExplainResult, ModelInfo, WorkerReply, WorkerRequest } from './protocol.js';
+import type { BackendInfo, ExplainResult, ModelInfo, RawAttributeOptions, WorkerReply, WorkerRequest } from './protocol.js';
 
 interface Pending {
   resolve(value: unknown): void;
@@ -80,15 +80,19 @@ export class ExplainWorkerClient {
     return this.call({ type: 'explain', method, target, settings, partial: job.partial ?? false }, job);
   }
 
-  /** Occlusion on a raw [N,H,W,C] input with the loaded model (for reference checks). */
+  /**
+   * A core attributor on a raw [N,H,W,C] input with the loaded model (for reference checks): Occlusion when
+   * `options.method` is absent, else the method named (see RawAttributeOptions). The input buffer is copied, not
+   * transferred; pass `job.signal` to cancel between batches.
+   */
   attribute(
     input: Float32Array,
     shape: [number, number, number, number],
     target: number | number[],
-    options: { slidingWindowShapes: [number, number, number]; strides?: number | [number, number, number]; baselines?: number; perturbationsPerEval?: number },
+    options: RawAttributeOptions,
     job: JobOptions = {},
   ): Promise<ExplainResult> {
-    return this.call({ type: 'attribute', method: 'occlusion', input, shape, target, options }, job);
+    return this.call({ type: 'attribute', input, shape, target, options }, job);
   }
 
   terminate(): void {

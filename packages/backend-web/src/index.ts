@@ -8,4 +8,14 @@ export { prepareInput, type PreparedInput } from './prepare.js';
 export { runEasyExplain, type RunEasyExplainOptions, type RunEasyExplainResult } from './explain.js';
 export { serveExplainWorker } from './worker.js';
 export { ExplainWorkerClient, type JobOptions } from './client.js';
-export type { BackendInfo, ExplainResult, ModelInfo, WorkerReply, WorkerRequest } from './protocol.js';
+export type {
+  BackendInfo,
+  ExplainResult,
+  ModelInfo,
+  RawAttributeOptions,
+  RawInnerOptions,
+  RawMethod,
+  RawOcclusionOptions,
+  WorkerReply,
+  WorkerRequest,
+} from './protocol.js';

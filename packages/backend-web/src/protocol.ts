@@ -1,4 +1,4 @@
-import type { MethodName, MethodSettings, Prediction, OutputKind } from '@easy-explain/core';
+import type { InterpolateMode, IntegrationMethod, MethodName, MethodSettings, NoiseTunnelType, Prediction, OutputKind } from '@easy-explain/core';
 import type { PresetName } from './preset.js';
 import type { BackendAttempt, SetupBackendOptions } from './backend.js';
 import type { RgbImage } from './image.js';
@@ -16,14 +16,57 @@ export type WorkerRequest =
   | { type: 'explain'; method: MethodName; target: number; settings: MethodSettings; partial: boolean }
   | {
       type: 'attribute';
-      method: 'occlusion';
       input: Float32Array;
       shape: [number, number, number, number];
       target: number | number[];
-      options: { slidingWindowShapes: [number, number, number]; strides?: number | [number, number, number]; baselines?: number; perturbationsPerEval?: number };
+      options: RawAttributeOptions;
     }
   | { type: 'cancel'; job: number }
   | { type: 'info' };
+
+/** Occlusion with core's own option names (the `method` may be left out). */
+export interface RawOcclusionOptions {
+  method?: 'occlusion';
+  slidingWindowShapes: [number, number, number];
+  strides?: number | [number, number, number];
+  baselines?: number;
+  perturbationsPerEval?: number;
+}
+
+/** Options of the gradient methods that a noise tunnel can wrap. */
+export type RawInnerOptions =
+  | { method: 'integrated_gradients'; nSteps?: number; igMethod?: IntegrationMethod; baselines?: number; internalBatchSize?: number }
+  | { method: 'saliency'; abs?: boolean }
+  | { method: 'guided_backprop' };
+
+/**
+ * A core attributor run directly on a raw [N,H,W,C] input, with Captum's parameters (core's option names): for
+ * parity checks against reference data. integrated_gradients reports `parameters.convergenceDelta`; layer_grad_cam
+ * returns the layer map [N,h,w,1], or the map resized by `LayerGradCam.interpolate` when `interpolate` is given.
+ */
+export type RawAttributeOptions =
+  | RawOcclusionOptions
+  | RawInnerOptions
+  | {
+      method: 'layer_grad_cam';
+      layer?: string;
+      reluAttributions?: boolean;
+      interpolate?: { size: [number, number]; mode: InterpolateMode };
+    }
+  | { method: 'guided_grad_cam'; layer?: string; interpolateMode?: InterpolateMode }
+  | {
+      method: 'noise_tunnel';
+      inner: RawInnerOptions;
+      ntType?: NoiseTunnelType;
+      ntSamples?: number;
+      ntSamplesBatchSize?: number;
+      stdevs?: number;
+      seed?: number;
+      /** The noise itself, [N·ntSamples,H,W,C] example-major, instead of drawing it. */
+      noise?: Float32Array;
+    };
+
+export type RawMethod = NonNullable<RawAttributeOptions['method']>;
 
 export interface ModelInfo {
   format: 'layers-model' | 'graph-model';

@@ -1,9 +1,102 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Occlusion, predictClasses, runMethod, type Model, type Prediction } from '@easy-explain/core';
+import {
+  ExplainError,
+  GuidedBackprop,
+  GuidedGradCam,
+  IntegratedGradients,
+  LayerGradCam,
+  NoiseTunnel,
+  Occlusion,
+  predictClasses,
+  runMethod,
+  Saliency,
+  type AttributeOptions,
+  type Attributor,
+  type Model,
+  type Prediction,
+} from '@easy-explain/core';
 import { backendAttempts, setupBackend } from './backend.js';
 import { loadModel, type LoadedModel } from './model.js';
 import { prepareInput } from './prepare.js';
-import type { BackendInfo, ExplainResult, ModelInfo, WorkerReply, WorkerRequest } from './protocol.js';
+import type { BackendInfo, ExplainResult, ModelInfo, RawAttributeOptions, RawInnerOptions, WorkerReply, WorkerRequest } from './protocol.js';
+
+type Run = { target: number | number[]; onProgress: (done: number, total: number) => void; signal: AbortSignal };
+
+/** An inner gradient method of a noise tunnel, with its options bound. */
+function innerAttributor(m: Model, inner: RawInnerOptions): Attributor {
+  switch (inner.method) {
+    case 'integrated_gradients': {
+      const ig = new IntegratedGradients(m);
+      const options = { nSteps: inner.nSteps, method: inner.igMethod, baselines: inner.baselines, internalBatchSize: inner.internalBatchSize };
+      return { attribute: (x, o: AttributeOptions) => ig.attribute(x, { ...o, ...options }) };
+    }
+    case 'saliency': {
+      const saliency = new Saliency(m);
+      return { attribute: (x, o: AttributeOptions) => saliency.attribute(x, { ...o, abs: inner.abs }) };
+    }
+    case 'guided_backprop':
+      return new GuidedBackprop(m);
+    default:
+      throw new ExplainError('invalid_option', `A noise tunnel wraps integrated_gradients, saliency or guided_backprop; got ${String((inner as { method?: unknown })?.method)}.`);
+  }
+}
+
+/** Runs one core attributor by its raw options (see RawAttributeOptions); returns the attribution and what was used. */
+async function rawAttribute(
+  m: Model,
+  x: tf.Tensor4D,
+  options: RawAttributeOptions,
+  run: Run,
+): Promise<{ attribution: tf.Tensor4D; parameters: Record<string, unknown> }> {
+  switch (options.method) {
+    case undefined:
+    case 'occlusion': {
+      const { method: _method, ...rest } = options;
+      return { attribution: await new Occlusion(m).attribute(x, { ...rest, ...run }), parameters: { method: 'occlusion', ...rest } };
+    }
+    case 'integrated_gradients': {
+      const { attribution, delta } = await new IntegratedGradients(m).attributeWithDelta(x, {
+        ...run,
+        nSteps: options.nSteps,
+        method: options.igMethod,
+        baselines: options.baselines,
+        internalBatchSize: options.internalBatchSize,
+      });
+      return { attribution, parameters: { ...options, convergenceDelta: delta } };
+    }
+    case 'saliency':
+    case 'guided_backprop':
+      return { attribution: await innerAttributor(m, options).attribute(x, run), parameters: { ...options } };
+    case 'layer_grad_cam': {
+      const cam = new LayerGradCam(m, options.layer);
+      const map = await cam.attribute(x, { ...run, reluAttributions: options.reluAttributions });
+      const parameters = { ...options, layer: cam.layer, mapShape: map.shape };
+      if (!options.interpolate) return { attribution: map, parameters };
+      try {
+        return { attribution: LayerGradCam.interpolate(map, options.interpolate.size, options.interpolate.mode), parameters };
+      } finally {
+        map.dispose();
+      }
+    }
+    case 'guided_grad_cam': {
+      const guided = new GuidedGradCam(m, options.layer);
+      const attribution = await guided.attribute(x, { ...run, interpolateMode: options.interpolateMode });
+      return { attribution, parameters: { ...options, layer: guided.layer } };
+    }
+    case 'noise_tunnel': {
+      const { noise: values, inner, method: _method, ...rest } = options;
+      const noise = values ? tf.tensor4d(values, [x.shape[0] * (rest.ntSamples ?? 5), x.shape[1], x.shape[2], x.shape[3]]) : undefined;
+      try {
+        const attribution = await new NoiseTunnel(innerAttributor(m, inner)).attribute(x, { ...run, ...rest, noise });
+        return { attribution, parameters: { ...rest, inner, injectedNoise: !!noise } };
+      } finally {
+        noise?.dispose();
+      }
+    }
+    default:
+      throw new ExplainError('invalid_option', `Unknown raw attribution method "${String((options as { method?: unknown }).method)}".`);
+  }
+}
 
 interface WorkerScope {
   onmessage: ((event: MessageEvent) => void) | null;
@@ -121,10 +214,9 @@ export function serveExplainWorker(scope: WorkerScope): void {
         const x = tf.tensor4d(request.input, request.shape);
         try {
           const m = model ?? requireModel();
-          const result = await attribute(id, m, x, request.target, async (mm, onProgress, _onPartial, signal) => {
-            const attribution = await new Occlusion(mm).attribute(x, { ...request.options, target: request.target, onProgress, signal });
-            return { attribution, parameters: { ...request.options } };
-          });
+          const result = await attribute(id, m, x, request.target, (mm, onProgress, _onPartial, signal) =>
+            rawAttribute(mm, x, request.options ?? ({} as RawAttributeOptions), { target: request.target, onProgress, signal }),
+          );
           return { value: result, transfer: [result.attribution.buffer] };
         } finally {
           x.dispose();

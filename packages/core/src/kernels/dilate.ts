@@ -1,12 +1,25 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-/** Spreads [N,h,w,C] to [N,h·sh,w·sw,C] with each value at (i·sh, j·sw) and zeros between (a strided scatter). */
+/**
+ * Spreads [N,h,w,C] to [N,h·sh,w·sw,C] with each value at (i·sh, j·sw) and zeros between (a strided scatter).
+ * One axis at a time with rank-4 pads only: the webgpu backend's Pad shader fails to compile for rank 6 (WGSL has no
+ * vec6) and then hands back a stale buffer instead of an error.
+ */
 export function dilateSpatial(t: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
   if (sh === 1 && sw === 1) return t;
-  const [n, h, w, c] = t.shape;
-  const six = tf.reshape(t, [n, h, 1, w, 1, c]);
-  const padded = tf.pad(six, [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-  return tf.reshape(padded, [n, h * sh, w * sw, c]);
+  return tf.tidy(() => {
+    const [n, h, w, c] = t.shape;
+    let out: tf.Tensor4D = t;
+    if (sh > 1) {
+      const rows = tf.pad(tf.reshape(out, [n, h, 1, w * c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0]]);
+      out = tf.reshape(rows, [n, h * sh, w, c]);
+    }
+    if (sw > 1) {
+      const cols = tf.pad(tf.reshape(out, [n * h * sh, w, 1, c]), [[0, 0], [0, 0], [0, sw - 1], [0, 0]]);
+      out = tf.reshape(cols, [n, h * sh, w * sw, c]);
+    }
+    return out;
+  });
 }
 
 /** Pads (positive) or crops (negative) the spatial axes of [N,H,W,C]. */
