@@ -229,9 +229,12 @@ function fromGraphModel(model: GraphModelLike, options: AsModelOptions): Model {
     throw new ExplainError('invalid_model', `The GraphModel has ${model.inputs.length} inputs; easy-explain needs a model with one image input.`);
   }
   const outputNode = options.outputLayer ?? model.outputNodes[0];
+  // Weights and constants are nodes too; only computed nodes are layers a caller can ask for.
   const nodeNames = () => {
-    const graph = (model as unknown as { executor?: { graph?: { nodes?: Record<string, unknown> } } }).executor?.graph;
-    return Object.keys(graph?.nodes ?? {});
+    const graph = (model as unknown as { executor?: { graph?: { nodes?: Record<string, { op?: string }> } } }).executor?.graph;
+    return Object.entries(graph?.nodes ?? {})
+      .filter(([, node]) => node.op !== 'Const')
+      .map(([name]) => name);
   };
   return {
     tfModel: model,
