@@ -54,6 +54,11 @@ export interface EasyExplainOptions extends MethodSettings {
   /** Called once the predictions are known, before the attribution starts. */
   onPredictions?: (predictions: Prediction[], target: number) => void;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Occlusion: called with the map so far ([1,h,w,C] values), first once a coarse grid of windows is in (about a
+   * tenth of the work), then after each batch. The final attribution is the same as without it.
+   */
+  onPartial?: (map: Float32Array, done: number, total: number) => void;
   /** Told about figures with nothing to show (e.g. sign 'negative' where no attribution is negative). */
   onWarning?: (message: string) => void;
   signal?: AbortSignal;
@@ -188,7 +193,8 @@ export async function runEasyExplain(model: Model, options: EasyExplainOptions):
     t0 = now();
     // Occlusion spreads over the host's cores unless told otherwise (models from loadModel can; others run here).
     const settings = { ...options, workers: options.workers ?? 'auto' };
-    const run = await runMethod(method, model, input, { target, onProgress: options.onProgress, signal }, settings);
+    const partial = options.onPartial ? { progressive: true, onPartial: options.onPartial } : {};
+    const run = await runMethod(method, model, input, { target, onProgress: options.onProgress, signal, ...partial }, settings);
     attribution = run.attribution;
     timings.attributionMs = ms(t0);
 

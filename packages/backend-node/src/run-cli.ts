@@ -126,8 +126,14 @@ function progressReporter(stderr: CliIO['stderr']) {
         const decile = Math.floor(fraction * 10);
         if (decile === lastDecile) return;
         lastDecile = decile;
-        stderr.write(`attribution ${Math.floor(fraction * 100)}% (${done}/${total} forward passes), ETA ${formatDuration(eta(done, total))}\n`);
+        stderr.write(`attribution ${Math.floor(fraction * 100)}% (${done}/${total}), ETA ${formatDuration(eta(done, total))}\n`);
       }
+    },
+    /** Progressive occlusion: the coarse map is in, so the result's shape is known early. */
+    coarse(done: number, total: number) {
+      if (drawn) stderr.write('\n');
+      drawn = false;
+      stderr.write(`coarse map ready after ${formatDuration((performance.now() - start) / 1000)} (${done}/${total} windows); refining\n`);
     },
     finish() {
       if (drawn) stderr.write('\n');
@@ -279,6 +285,17 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
           note(`Explaining class ${t} with ${method}${s}\n`);
         },
         onProgress: quiet ? undefined : (done, total) => progress.update(done, total),
+        // Occlusion runs its coarse grid first; the CLI reports when that map is in.
+        onPartial:
+          quiet || method !== 'occlusion'
+            ? undefined
+            : (() => {
+                let reported = false;
+                return (_map: Float32Array, done: number, total: number) => {
+                  if (!reported) progress.coarse(done, total);
+                  reported = true;
+                };
+              })(),
         onWarning: (message) => note(`warning: ${message}\n`),
       });
       progress.finish();
