@@ -1,14 +1,10 @@
 // Gradient methods on MobileNet v1 0.75 at 224 on the wasm backend (Node): forward vs input-gradient cost, and the
 // wall time of IG (50 steps), Saliency and Grad-CAM, each the median of 3. Run after `npm run build`.
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import * as tfl from '@tensorflow/tfjs-layers';
+// Loading and backend setup are backend-node's, as a user's script would do it.
+import { loadModel, setupBackend } from '@easy-explain/backend-node';
 import {
-  asModel,
   defaultInternalBatchSize,
   inputGradients,
   IntegratedGradients,
@@ -16,30 +12,9 @@ import {
   Saliency,
 } from '@easy-explain/core';
 
-const require = createRequire(import.meta.url);
 const MODEL = fileURLToPath(new URL('../../../../shared/models/mobilenet_v1_0.75_224/model.json', import.meta.url));
 const RUNS = 3;
 const BAR = 4;
-
-function fileHandler(path) {
-  return {
-    async load() {
-      const json = JSON.parse(readFileSync(path, 'utf8'));
-      const weightSpecs = [];
-      const buffers = [];
-      for (const group of json.weightsManifest) {
-        weightSpecs.push(...group.weights);
-        for (const p of group.paths) buffers.push(readFileSync(join(dirname(path), p)));
-      }
-      const data = Buffer.concat(buffers);
-      return {
-        modelTopology: json.modelTopology,
-        weightSpecs,
-        weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength),
-      };
-    },
-  };
-}
 
 async function median(fn) {
   const times = [];
@@ -51,13 +26,9 @@ async function median(fn) {
   return times.sort((a, b) => a - b)[Math.floor(RUNS / 2)];
 }
 
-tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-setWasmPaths(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')) + '/');
-await tf.setBackend('wasm');
-await tf.ready();
+await setupBackend('wasm');
 
-const layers = await tfl.loadLayersModel(fileHandler(MODEL));
-const model = asModel(layers, { outputLayer: 'conv_preds' });
+const model = await loadModel(MODEL, { outputLayer: 'conv_preds' });
 const target = 967;
 const igBatch = defaultInternalBatchSize([1, 224, 224, 3], 50);
 const rows = [];
@@ -91,5 +62,5 @@ image.dispose();
 console.log(`gradients bench: MobileNet v1 0.75 @224, wasm (SIMD, no threads), median of ${RUNS}`);
 for (const row of rows) console.log('  ' + row.join('  '));
 console.log(`  input gradient / forward: worst ${worst.toFixed(2)}× (bar ≤ ${BAR}×) ${worst <= BAR ? 'OK' : 'OVER'}`);
-layers.dispose();
+model.dispose();
 if (worst > BAR) process.exitCode = 1;

@@ -1,14 +1,13 @@
 // Incremental occlusion benchmark on the wasm backend (one thread): forward time F, exact occlusion with full
 // recomputation vs incremental inference, FLOPs saved, and the approximate mode's time and SSIM vs the exact map.
 // Run `npx tsc -b` in packages/core first. Usage: node bench/incremental.mjs [--model=mobilenet|darknet] [--photo=chelsea.png] [--skip-full]
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import * as tfl from '@tensorflow/tfjs-layers';
 import sharp from 'sharp';
-import { asModel, incrementalScorer, Occlusion, occlusionFlops, preprocess, defaultPerturbationsPerEval } from '@easy-explain/core';
+// Loading and backend setup are backend-node's, as a user's script would do it.
+import { loadModel, setupBackend } from '@easy-explain/backend-node';
+import { incrementalScorer, Occlusion, occlusionFlops, preprocess, defaultPerturbationsPerEval } from '@easy-explain/core';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../../..');
@@ -20,22 +19,6 @@ const MODELS = {
 };
 const which = args.model ?? 'mobilenet';
 const photoName = args.photo ?? 'chelsea.png';
-
-function fileHandler(modelJson) {
-  return {
-    async load() {
-      const json = JSON.parse(readFileSync(modelJson, 'utf8'));
-      const specs = [];
-      const buffers = [];
-      for (const group of json.weightsManifest) {
-        specs.push(...group.weights);
-        for (const p of group.paths) buffers.push(readFileSync(join(dirname(modelJson), p)));
-      }
-      const data = Buffer.concat(buffers);
-      return { modelTopology: json.modelTopology, weightSpecs: specs, weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.length), format: json.format };
-    },
-  };
-}
 
 /** Mean SSIM over 7×7 uniform windows (skimage's defaults), data range from the reference map. */
 function ssim(a, b, h, w) {
@@ -84,14 +67,10 @@ const time = async (fn) => {
   return { result, seconds: (performance.now() - t0) / 1000 };
 };
 
-tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-tf.env().set('IS_TEST', true);
-setWasmPaths(join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist/'));
-await tf.setBackend('wasm');
-await tf.ready();
+await setupBackend('wasm');
 
-const layers = await tfl.loadLayersModel(fileHandler(join(shared, MODELS[which].path)));
-const model = asModel(layers);
+const model = await loadModel(join(shared, MODELS[which].path));
+const layers = model.tfModel;
 const { data, info } = await sharp(join(shared, 'images', photoName)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
 const photo = tf.tensor3d(new Uint8Array(data), [info.height, info.width, 3], 'int32');
 const input = preprocess(photo, MODELS[which].preset);
@@ -188,4 +167,4 @@ for (const [label, extra] of [['per window', {}], [`batches of ${perEval}`, { pe
   else console.log(`FLOPs (${label}): forward ${(f.forward / 1e6).toFixed(0)} M; full ${(f.full / 1e9).toFixed(1)} G; incremental ${(f.incremental / 1e9).toFixed(1)} G; saved ${(f.saved * 100).toFixed(1)} %`);
 }
 input.dispose();
-layers.dispose();
+model.dispose();
