@@ -127,11 +127,8 @@ export function serveExplainWorker(scope: WorkerScope): void {
 
   async function attribute(
     id: number,
-    m: Model,
-    x: tf.Tensor4D,
     target: number | number[],
     run: (
-      m: Model,
       progress: (done: number, total: number) => void,
       partial: (map: Float32Array, done: number, total: number) => void,
       signal: AbortSignal,
@@ -145,7 +142,7 @@ export function serveExplainWorker(scope: WorkerScope): void {
       // Each partial map is a fresh array from core, so its buffer can be transferred.
       const onPartial = (map: Float32Array, done: number, total: number) =>
         reply({ id, type: 'progress', done, total, partial: map }, [map.buffer]);
-      const { attribution, parameters } = await run(m, onProgress, onPartial, controller.signal);
+      const { attribution, parameters } = await run(onProgress, onPartial, controller.signal);
       try {
         const data = (await attribution.data()) as Float32Array;
         return { attribution: data, shape: attribution.shape, parameters, target, backend: tf.getBackend(), ms: performance.now() - started };
@@ -197,10 +194,10 @@ export function serveExplainWorker(scope: WorkerScope): void {
         const m = requireModel();
         if (!input) throw Object.assign(new Error('Pick an image first.'), { code: 'invalid_input' });
         const x = input;
-        const result = await attribute(id, m, x, request.target, (mm, onProgress, onPartial, signal) =>
+        const result = await attribute(id, request.target, (onProgress, onPartial, signal) =>
           runMethod(
             request.method,
-            mm,
+            m,
             x,
             // Occlusion with live maps: the coarse grid first, then the full one (identical final map).
             { target: request.target, onProgress, signal, ...(request.partial ? { progressive: true, onPartial } : {}) },
@@ -213,9 +210,9 @@ export function serveExplainWorker(scope: WorkerScope): void {
         // Raw tensors in, raw attribution out: for parity checks against reference data.
         const x = tf.tensor4d(request.input, request.shape);
         try {
-          const m = model ?? requireModel();
-          const result = await attribute(id, m, x, request.target, (mm, onProgress, _onPartial, signal) =>
-            rawAttribute(mm, x, request.options ?? ({} as RawAttributeOptions), { target: request.target, onProgress, signal }),
+          const m = requireModel();
+          const result = await attribute(id, request.target, (onProgress, _onPartial, signal) =>
+            rawAttribute(m, x, request.options ?? ({} as RawAttributeOptions), { target: request.target, onProgress, signal }),
           );
           return { value: result, transfer: [result.attribution.buffer] };
         } finally {
