@@ -176,12 +176,17 @@ export const fullForwardScorer: AblationScorerFactory = ({ model, inputData, bas
   dispose() {},
 });
 
-/** scores[row, targets[row % N]] for every row, downloaded. */
-export async function gatherTargets(scores: tf.Tensor2D, targets: number[]): Promise<Float32Array> {
+/** scores[row, targets[row % N]] for every row, as a tensor [rows] (rows = copies × N). */
+export function pickTargets(scores: tf.Tensor2D, targets: number[]): tf.Tensor1D {
   const [rows, classes] = scores.shape;
   const flatIndices = new Int32Array(rows);
   for (let row = 0; row < rows; row++) flatIndices[row] = row * classes + targets[row % targets.length];
-  const picked = tf.tidy(() => tf.gather(tf.reshape(scores, [-1]), tf.tensor1d(flatIndices, 'int32')));
+  return tf.tidy(() => tf.gather(tf.reshape(scores, [-1]), tf.tensor1d(flatIndices, 'int32')));
+}
+
+/** scores[row, targets[row % N]] for every row, downloaded. */
+export async function gatherTargets(scores: tf.Tensor2D, targets: number[]): Promise<Float32Array> {
+  const picked = pickTargets(scores, targets);
   try {
     return (await picked.data()) as Float32Array;
   } finally {

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   fullForwardScorer,
+  pickTargets,
   type AblationContext,
   type AblationScorer,
   type AblationScorerFactory,
@@ -107,12 +108,7 @@ function scoreBatch(
     fullActivation(sources.get(i) as tf.Tensor2D, plan.nodes[i].shape, images, patches[i], values[i]),
   );
   const out = plan.head(frontier);
-  const copies = boxes.length;
-  const scores = tf.reshape(out, [copies, -1]);
-  const classes = scores.shape[1] as number;
-  const flat = new Int32Array(copies);
-  for (let b = 0; b < copies; b++) flat[b] = b * classes + targets[b % images];
-  return tf.gather(tf.reshape(scores, [-1]), tf.tensor1d(flat, 'int32')) as tf.Tensor1D;
+  return pickTargets(tf.reshape(out, [boxes.length, -1]), targets);
 }
 
 /** The input patches [copies, h, w, C]: the image, with the region's elements replaced by the baseline. */
