@@ -138,7 +138,8 @@ function groupBytes(weights: tf.io.WeightsManifestEntry[]): number | undefined {
   return total;
 }
 
-interface ModelFiles {
+/** A model.json and its weight shards, read into memory. */
+export interface ModelFiles {
   json: tf.io.ModelJSON;
   shards: Map<string, Uint8Array>;
   format: ModelFormat;
@@ -235,7 +236,15 @@ function modelName(json: tf.io.ModelJSON): string {
   return typeof name === 'string' ? name : '';
 }
 
-async function loadFromFiles(files: ModelFiles, where: string, options: LoadModelOptions): Promise<LoadedModel> {
+/**
+ * Builds a LoadedModel from files already in memory (`where` names them in messages). Occlusion workers use it to
+ * rebuild a downloaded model without downloading it again.
+ */
+export async function loadModelFiles(files: ModelFiles, where: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  return loadFromFiles(files, where, options, false);
+}
+
+async function loadFromFiles(files: ModelFiles, where: string, options: LoadModelOptions, downloaded: boolean): Promise<LoadedModel> {
   await ensureBackend();
   let inner: tfl.LayersModel | tfc.GraphModel;
   try {
@@ -259,7 +268,8 @@ async function loadFromFiles(files: ModelFiles, where: string, options: LoadMode
         const count = resolveWorkers(request.workers);
         if (count <= 1) return undefined;
         if (!pool) {
-          pool = new WorkerPool({ source: where, outputKind: model.outputKind, outputLayer: options.outputLayer });
+          // Files read from disk are read again by each worker; downloaded ones are handed over, not fetched again.
+          pool = new WorkerPool({ source: where, files: downloaded ? files : undefined, outputKind: model.outputKind, outputLayer: options.outputLayer });
           pools.set(loaded, pool);
         }
         return { workers: count, scorer: poolScorer(pool, count, request) };
@@ -287,7 +297,8 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
   let src: Source;
   let base: string;
   let where: string;
-  if (isUrl(text) && !text.startsWith('file:')) {
+  const downloaded = isUrl(text) && !text.startsWith('file:');
+  if (downloaded) {
     if (!/^https?:/i.test(text)) throw new ExplainError('invalid_option', `Cannot load a model from ${text}: use a path, file:// or http(s):// URL.`);
     src = httpSource(text, options.signal);
     base = new URL(text).pathname.split('/').pop() || 'model.json';
@@ -301,7 +312,7 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
     where = file;
   }
   const files = await readModelFiles(src, base);
-  return loadFromFiles(files, where, options);
+  return loadFromFiles(files, where, options, downloaded);
 }
 
 // ---------- the default model, downloaded once into the user's cache ----------

@@ -10,7 +10,7 @@ import { asModel, Occlusion, preprocess, type OcclusionOptions } from '@easy-exp
 import { loadImage, loadModel, setupBackend, type LoadedModel } from '@easy-explain/backend-node';
 import { workerPoolOf } from '../src/model.js';
 import { HELP, runCli } from '../src/run-cli.js';
-import { image, MOBILENET, PACKAGE, removeDir, SHARED, tempDir } from './helpers.js';
+import { image, MOBILENET, PACKAGE, removeDir, serveFolder, SHARED, tempDir } from './helpers.js';
 
 const REFERENCE = join(SHARED, 'reference');
 const readJson = (name: string) => JSON.parse(readFileSync(join(REFERENCE, name), 'utf8'));
@@ -141,6 +141,24 @@ describe('occlusion workers errors and lifetime', () => {
       x.dispose();
       model.dispose();
       removeDir(dir);
+    }
+  });
+
+  it('hands a downloaded model to its workers instead of downloading it again', async () => {
+    const server = await serveFolder(join(REFERENCE, 'model'));
+    const model = await loadModel(`${server.url}model.json`);
+    const x = tf.tensor4d(imageOf('rand0'));
+    try {
+      const before = Object.fromEntries(server.requests);
+      expect(before['/model.json']).toBe(1);
+      const pooled = await attribute(model, x, { ...caseOptions(occlusionCases[0], 7), workers: 2 });
+      expect(pooled.workers).toBe(2);
+      expect(pooled.values).toEqual((await attribute(model, x, caseOptions(occlusionCases[0], 7))).values);
+      expect(Object.fromEntries(server.requests)).toEqual(before);
+    } finally {
+      x.dispose();
+      model.dispose();
+      await server.close();
     }
   });
 

@@ -16,6 +16,9 @@ import type { AbortSignalLike } from './platform.js';
  * - `invalid_labels`: labels in an unknown format, or of a size that does not match the model.
  * - `image_invalid`: an image that cannot be decoded or is empty.
  * - `invalid_sign`: a visualisation method that refuses this sign.
+ * - `model_not_found`: a model file (model.json or a weight shard) is missing.
+ * - `backend_unavailable`: the TF.js backend asked for cannot start here.
+ * - `worker_failed`: a worker thread scoring occlusion windows crashed or stopped; the next call starts a new one.
  * - `aborted`: the caller's AbortSignal fired; no partial result is returned.
  */
 export type ExplainErrorCode =
@@ -33,6 +36,7 @@ export type ExplainErrorCode =
   | 'invalid_sign'
   | 'model_not_found'
   | 'backend_unavailable'
+  | 'worker_failed'
   | 'aborted'
   | (string & {});
 

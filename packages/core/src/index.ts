@@ -33,6 +33,15 @@ export {
   type Region,
 } from './attributors/feature-ablation.js';
 export { Occlusion, checkWindows, occlusionScorerFactory, windowCount, type OcclusionOptions, type Shape3 } from './attributors/occlusion.js';
+export {
+  abortable,
+  inThreadPoolWorker,
+  occlusionPoolScorer,
+  OcclusionPoolJobs,
+  type OcclusionPoolReply,
+  type OcclusionPoolRequest,
+  type OcclusionPoolWorker,
+} from './attributors/occlusion-pool.js';
 export { predictClasses, type Prediction } from './predict.js';
 export { parseLabels, indexLabels, type Labels } from './labels.js';
 export {

@@ -7,11 +7,12 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ExplainError,
-  throwIfAborted,
-  type AbortSignalLike,
+  occlusionPoolScorer,
   type AblationScorerFactory,
+  type OcclusionPoolReply,
+  type OcclusionPoolRequest,
+  type OcclusionPoolWorker,
   type OcclusionWorkerOptions,
-  type Region,
 } from '@easy-explain/core';
 import { firstLine } from '../backend.js';
 import type { ErrorData, Reply, Request, WorkerInit } from './protocol.js';
@@ -36,16 +37,13 @@ function toError(data: ErrorData): Error {
   return new ExplainError('worker_failed', `An occlusion worker failed: ${data.message}`);
 }
 
-type Done = Extract<Reply, { type: 'done' }>;
-type Outgoing = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
-
 /** One worker thread and its requests in flight. */
-class PoolWorker {
+class PoolWorker implements OcclusionPoolWorker {
   readonly worker: Worker;
   readonly ready: Promise<void>;
   threadId = -1;
   private failure?: Error;
-  private readonly pending = new Map<number, { resolve: (reply: Done) => void; reject: (error: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (reply: OcclusionPoolReply) => void; reject: (error: Error) => void }>();
   private nextId = 1;
   private rejectReady: (error: Error) => void = () => {};
 
@@ -77,12 +75,12 @@ class PoolWorker {
     this.worker.on('exit', (code) => this.fail(new ExplainError('worker_failed', `An occlusion worker stopped (exit code ${code}).`)));
   }
 
-  request(message: Outgoing, transfer: ArrayBuffer[] = []): Promise<Done> {
+  request(message: OcclusionPoolRequest): Promise<OcclusionPoolReply> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    const reply = new Promise<Done>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const reply = new Promise<OcclusionPoolReply>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     this.worker.ref(); // work in flight keeps the process alive until it is answered
-    this.worker.postMessage({ ...message, id }, transfer);
+    this.worker.postMessage({ ...message, id } satisfies Request);
     return reply;
   }
 
@@ -149,83 +147,7 @@ export class WorkerPool {
   }
 }
 
-/** Rejects with `aborted` as soon as the signal fires, without waiting for `promise`. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignalLike | undefined): Promise<T> {
-  const target = signal as (AbortSignalLike & Partial<Pick<AbortSignal, 'addEventListener' | 'removeEventListener'>>) | undefined;
-  if (!target?.addEventListener || !target.removeEventListener) return promise;
-  const events = target as AbortSignalLike & Pick<AbortSignal, 'addEventListener' | 'removeEventListener'>;
-  promise.catch(() => {}); // once aborted, a later failure of the abandoned work is nobody's to handle
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      try {
-        throwIfAborted(events);
-      } catch (error) {
-        reject(error);
-      }
-    };
-    if (events.aborted) return onAbort();
-    events.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => events.removeEventListener('abort', onAbort));
-  });
-}
-
-let nextJob = 1;
-
-/**
- * A scorer running on `count` workers of `pool`. Each worker gets the run's input, baseline and targets once; then
- * every batch of regions is cut into slices of `perturbationsPerEval` (the single-thread batches), slice k going to
- * worker k mod count, and the scores are concatenated in region order. On abort the batch rejects at once; the
- * workers finish the slice they are on and then drop the job.
- */
+/** A scorer running on `count` workers of `pool` (core's occlusionPoolScorer over worker threads). */
 export function poolScorer(pool: WorkerPool, count: number, options: OcclusionWorkerOptions): AblationScorerFactory {
-  const { signal } = options;
-  return async (context) => {
-    throwIfAborted(signal);
-    const workers = await abortable(pool.acquire(count), signal);
-    const job = nextJob++;
-    const end = () => workers.forEach((w) => w.request({ type: 'end', job }).catch(() => {}));
-    let started: Done[];
-    try {
-      const starts = workers.map((w) =>
-        w.request({
-          type: 'start',
-          job,
-          inputData: context.inputData,
-          baseline: context.baseline,
-          shape: context.shape,
-          targets: context.targets,
-          perturbationsPerEval: context.perturbationsPerEval,
-          incremental: options.incremental,
-        }),
-      );
-      starts.forEach((p) => p.catch(() => {}));
-      started = await abortable(Promise.all(starts), signal);
-    } catch (error) {
-      end();
-      throw error;
-    }
-    // Every worker says the same (e.g. why incremental inference is off): tell it once.
-    for (const warning of new Set(started.flatMap((r) => r.warnings ?? []))) options.onWarning?.(warning);
-
-    const slice = context.perturbationsPerEval;
-    return {
-      async scoreRegions(regions: Region[]) {
-        throwIfAborted(signal);
-        const parts: Promise<Done>[] = [];
-        for (let i = 0, k = 0; i < regions.length; i += slice, k++) {
-          parts.push(workers[k % workers.length].request({ type: 'score', job, regions: regions.slice(i, i + slice) }));
-        }
-        parts.forEach((p) => p.catch(() => {}));
-        const replies = await abortable(Promise.all(parts), signal);
-        const scores = new Float32Array(replies.reduce((sum, r) => sum + (r.scores?.length ?? 0), 0));
-        let offset = 0;
-        for (const reply of replies) {
-          scores.set(reply.scores!, offset);
-          offset += reply.scores!.length;
-        }
-        return scores;
-      },
-      dispose: end,
-    };
-  };
+  return occlusionPoolScorer(() => pool.acquire(count), options);
 }

@@ -1,30 +1,20 @@
-// Messages between the main thread and an occlusion worker (src/pool/worker.ts). Every request carries an id and
-// gets exactly one reply with that id; a worker handles its requests one at a time, in order.
-import type { OutputKind, Region } from '@easy-explain/core';
+// Messages between the main thread and an occlusion worker (src/pool/worker.ts): core's pool requests, each with
+// an id that gets exactly one reply; a worker handles its requests one at a time, in order.
+import type { OcclusionPoolReply, OcclusionPoolRequest, OutputKind } from '@easy-explain/core';
+import type { ModelFiles } from '../model.js';
 
 /** workerData of a pool worker: enough to rebuild the main thread's model and backend. */
 export interface WorkerInit {
   backend: string;
   /** model.json path or URL (LoadedModel.source). */
   source: string;
+  /** The model's files as the main thread read them, when reading them again would mean downloading them again. */
+  files?: ModelFiles;
   outputKind?: OutputKind;
   outputLayer?: string;
 }
 
-export type Request =
-  | {
-      type: 'start';
-      id: number;
-      job: number;
-      inputData: Float32Array;
-      baseline: Float32Array;
-      shape: [number, number, number, number];
-      targets: number[];
-      perturbationsPerEval: number;
-      incremental?: boolean | { approximate?: { tau: number } };
-    }
-  | { type: 'score'; id: number; job: number; regions: Region[] }
-  | { type: 'end'; id: number; job: number };
+export type Request = OcclusionPoolRequest & { id: number };
 
 export interface ErrorData {
   name: string;
@@ -35,5 +25,5 @@ export interface ErrorData {
 export type Reply =
   | { type: 'ready'; threadId: number }
   | { type: 'failed'; error: ErrorData }
-  | { type: 'done'; id: number; scores?: Float32Array; warnings?: string[] }
+  | ({ type: 'done'; id: number } & OcclusionPoolReply)
   | { type: 'error'; id: number; error: ErrorData };

@@ -1,0 +1,204 @@
+// Occlusion spread over workers, whatever carries the messages: worker_threads in Node, Web Workers in a browser.
+// The caller's side cuts every batch into the batches one thread would score and deals them out; a worker's side
+// scores them with the scorer the caller's thread would have built. So the merged map equals one thread's bit for bit.
+import * as tf from '@tensorflow/tfjs-core';
+import { ExplainError, throwIfAborted } from '../errors.js';
+import type { Model, OcclusionWorkerOptions } from '../model.js';
+import type { AbortSignalLike } from '../platform.js';
+import type { AblationScorer, AblationScorerFactory, Region } from './feature-ablation.js';
+import { occlusionScorerFactory } from './occlusion.js';
+
+/** What the caller's side asks a worker. A worker answers its requests one at a time, in the order sent. */
+export type OcclusionPoolRequest =
+  | {
+      type: 'start';
+      job: number;
+      inputData: Float32Array;
+      baseline: Float32Array;
+      shape: [number, number, number, number];
+      targets: number[];
+      perturbationsPerEval: number;
+      incremental?: boolean | { approximate?: { tau: number } };
+    }
+  | { type: 'score'; job: number; regions: Region[] }
+  | { type: 'end'; job: number };
+
+/** A worker's answer: scores for 'score' (laid out region·N + n), warnings for 'start'. */
+export interface OcclusionPoolReply {
+  scores?: Float32Array;
+  warnings?: string[];
+}
+
+/** One worker as the caller's side sees it: a request in, its reply (or a rejection) out. */
+export interface OcclusionPoolWorker {
+  request(message: OcclusionPoolRequest): Promise<OcclusionPoolReply>;
+}
+
+/** Rejects with `aborted` as soon as the signal fires, without waiting for `promise`. */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignalLike | undefined): Promise<T> {
+  // Core knows no DOM types: an AbortSignal is used through the two methods it needs.
+  type Listen = (type: 'abort', listener: () => void, options?: { once?: boolean }) => void;
+  const events = signal as (AbortSignalLike & { addEventListener?: Listen; removeEventListener?: Listen }) | undefined;
+  if (!events?.addEventListener || !events.removeEventListener) return promise;
+  const { addEventListener, removeEventListener } = events;
+  promise.catch(() => {}); // once aborted, a later failure of the abandoned work is nobody's to handle
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      try {
+        throwIfAborted(events);
+      } catch (error) {
+        reject(error);
+      }
+    };
+    if (events.aborted) return onAbort();
+    addEventListener.call(events, 'abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => removeEventListener.call(events, 'abort', onAbort));
+  });
+}
+
+let nextJob = 1;
+
+/**
+ * The caller's side: a scorer over the workers `acquire` returns. Each worker gets the run's input, baseline and
+ * targets once; then every batch of regions is cut into slices of `perturbationsPerEval` (the single-thread
+ * batches), slice k going to worker k mod count, and the scores are concatenated in region order. On abort the
+ * batch rejects at once; the workers finish the slice they are on and then drop the job.
+ */
+export function occlusionPoolScorer(
+  acquire: () => Promise<OcclusionPoolWorker[]>,
+  options: OcclusionWorkerOptions,
+): AblationScorerFactory {
+  const { signal } = options;
+  return async (context) => {
+    throwIfAborted(signal);
+    const workers = await abortable(acquire(), signal);
+    const job = nextJob++;
+    const end = () => workers.forEach((w) => w.request({ type: 'end', job }).catch(() => {}));
+    let started: OcclusionPoolReply[];
+    try {
+      const starts = workers.map((w) =>
+        w.request({
+          type: 'start',
+          job,
+          inputData: context.inputData,
+          baseline: context.baseline,
+          shape: context.shape,
+          targets: context.targets,
+          perturbationsPerEval: context.perturbationsPerEval,
+          incremental: options.incremental,
+        }),
+      );
+      starts.forEach((p) => p.catch(() => {}));
+      started = await abortable(Promise.all(starts), signal);
+    } catch (error) {
+      end();
+      throw error;
+    }
+    // Every worker says the same (e.g. why incremental inference is off): tell it once.
+    for (const warning of new Set(started.flatMap((r) => r.warnings ?? []))) options.onWarning?.(warning);
+
+    const slice = context.perturbationsPerEval;
+    return {
+      async scoreRegions(regions: Region[]) {
+        throwIfAborted(signal);
+        const parts: Promise<OcclusionPoolReply>[] = [];
+        for (let i = 0, k = 0; i < regions.length; i += slice, k++) {
+          parts.push(workers[k % workers.length].request({ type: 'score', job, regions: regions.slice(i, i + slice) }));
+        }
+        parts.forEach((p) => p.catch(() => {}));
+        const replies = await abortable(Promise.all(parts), signal);
+        const scores = new Float32Array(replies.reduce((sum, r) => sum + (r.scores?.length ?? 0), 0));
+        let offset = 0;
+        for (const reply of replies) {
+          scores.set(reply.scores!, offset);
+          offset += reply.scores!.length;
+        }
+        return scores;
+      },
+      dispose: end,
+    };
+  };
+}
+
+/**
+ * A worker's side: the jobs it holds for one model. `handle` answers one request; the transport sends the reply
+ * (transferring `scores.buffer`, which the reply owns alone).
+ */
+export class OcclusionPoolJobs {
+  private readonly jobs = new Map<number, { scorer: AblationScorer; input: tf.Tensor4D }>();
+
+  constructor(private readonly model: Model) {}
+
+  async handle(request: OcclusionPoolRequest): Promise<OcclusionPoolReply> {
+    switch (request.type) {
+      case 'start': {
+        const warnings: string[] = [];
+        const input = tf.tensor4d(request.inputData, request.shape);
+        try {
+          const factory = occlusionScorerFactory(this.model, { incremental: request.incremental, onWarning: (m) => warnings.push(m) });
+          const scorer = await factory({
+            model: this.model,
+            input,
+            inputData: request.inputData,
+            baseline: request.baseline,
+            shape: request.shape,
+            targets: request.targets,
+            perturbationsPerEval: request.perturbationsPerEval,
+          });
+          this.jobs.set(request.job, { scorer, input });
+        } catch (error) {
+          input.dispose();
+          throw error;
+        }
+        return { warnings };
+      }
+      case 'score': {
+        const job = this.jobs.get(request.job);
+        if (!job) throw new ExplainError('worker_failed', `This occlusion worker has no job ${request.job}.`);
+        const scores = await job.scorer.scoreRegions(request.regions);
+        // A copy owns its buffer alone, so the transport can transfer it instead of cloning it.
+        return { scores: scores.byteOffset === 0 && scores.byteLength === scores.buffer.byteLength ? scores : scores.slice() };
+      }
+      case 'end': {
+        const job = this.jobs.get(request.job);
+        this.jobs.delete(request.job);
+        if (job) {
+          try {
+            await job.scorer.dispose();
+          } finally {
+            job.input.dispose();
+          }
+        }
+        return {};
+      }
+    }
+  }
+
+  /** Ends every job (the model is going away). */
+  async clear(): Promise<void> {
+    const jobs = [...this.jobs.values()];
+    this.jobs.clear();
+    for (const job of jobs) {
+      try {
+        await job.scorer.dispose();
+      } finally {
+        job.input.dispose();
+      }
+    }
+  }
+}
+
+/** A worker in the caller's own thread (a browser's explanation worker scores its share too). */
+export function inThreadPoolWorker(model: Model): OcclusionPoolWorker & { clear(): Promise<void> } {
+  const jobs = new OcclusionPoolJobs(model);
+  // One request at a time, in order, like a real worker: a job's 'end' runs after its last 'score'.
+  let queue: Promise<unknown> = Promise.resolve();
+  return {
+    request(message) {
+      const reply = queue.then(() => jobs.handle(message));
+      queue = reply.catch(() => {});
+      return reply;
+    },
+    clear: () => jobs.clear(),
+  };
+}
