@@ -178,7 +178,14 @@ function renderPredictions(): void {
 
 function settings(): MethodSettings & { nSteps?: number } {
   const num = (id: string) => Number(($(id) as HTMLInputElement).value);
-  const s: MethodSettings & { nSteps?: number } = { window: num('window'), stride: num('stride'), baseline: num('baseline'), nSteps: num('steps') };
+  const s: MethodSettings & { nSteps?: number } = {
+    window: num('window'),
+    stride: num('stride'),
+    baseline: num('baseline'),
+    nSteps: num('steps'),
+    // Occlusion on wasm/cpu: one worker per core (the explanation worker and its helpers); on a GPU, one.
+    workers: 'auto',
+  };
   const side = state.photo?.height ?? 224;
   if (s.window && s.stride && s.window <= side) {
     // Smaller batches make the live map fill in smoothly; the result does not depend on them.
@@ -278,7 +285,8 @@ async function explain(): Promise<void> {
     state.result = result;
     progress.value = 1;
     $('progress-text').textContent = 'done';
-    $('timing').textContent = `${method} on ${result.backend}: ${(result.ms / 1000).toFixed(2)} s`;
+    const workers = Number(result.parameters.workers ?? 1);
+    $('timing').textContent = `${method} on ${result.backend}${workers > 1 ? ` in ${workers} workers` : ''}: ${(result.ms / 1000).toFixed(2)} s`;
     render();
     ($('download-png') as HTMLButtonElement).disabled = false;
     ($('download-json') as HTMLButtonElement).disabled = false;

@@ -284,6 +284,70 @@ describe('worker', () => {
   });
 });
 
+describe('occlusion helper workers', () => {
+  it('spreads Occlusion on wasm over one worker per core, equal bit for bit to one worker', async () => {
+    const { page, context, requests } = await open('?backend=wasm');
+    await uploadCoffee(page);
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    const expected = Math.min(cores, 4);
+    // The demo asks for 'auto': one worker per core on wasm.
+    await page.fill('#window', '112');
+    await page.fill('#stride', '56');
+    await page.click('#run');
+    await page.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.run ?? ''), null, { timeout: 600_000 });
+    expect(await demo(page, 'd.state.result.parameters.workers')).toBe(expected);
+    if (expected > 1) expect(await page.textContent('#timing')).toContain(`in ${expected} workers`);
+    // Raw maps on a seeded input: 1, 2, 3 workers and 'auto', with and without incremental inference.
+    const runs = await page.evaluate(async () => {
+      const d = (window as any).easyExplainDemo;
+      const n = 224 * 224 * 3;
+      const input = new Float32Array(n);
+      let s = 12345;
+      for (let i = 0; i < n; i++) input[i] = ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+      const before = (await d.client.info()).numTensors;
+      const out: { workers: unknown; incremental: boolean; used: number; map: number[] }[] = [];
+      for (const incremental of [true, false]) {
+        for (const workers of [1, 2, 3, 'auto']) {
+          const r = await d.client.attribute(input, [1, 224, 224, 3], 967, {
+            slidingWindowShapes: [64, 64, 3],
+            strides: [40, 40, 3],
+            perturbationsPerEval: 4,
+            workers,
+            incremental,
+          });
+          out.push({ workers, incremental, used: r.parameters.workers, map: Array.from(r.attribution) });
+        }
+      }
+      const info = await d.client.info();
+      return { out, leaked: info.numTensors - before, helpers: info.helpers };
+    });
+    expect(runs.leaked).toBe(0);
+    expect(runs.helpers).toBe(Math.max(3, expected) - 1); // the pool keeps the most it was asked for
+    for (const r of runs.out) {
+      expect(r.used, `workers ${r.workers}`).toBe(r.workers === 'auto' ? expected : r.workers);
+      const single = runs.out.find((o) => o.workers === 1 && o.incremental === r.incremental)!;
+      expect(r.map, `workers ${r.workers}, incremental ${r.incremental}`).toEqual(single.map);
+    }
+    // Incremental and full recomputation agree (exact up to rounding).
+    const [inc, full] = [true, false].map((i) => runs.out.find((o) => o.workers === 1 && o.incremental === i)!.map);
+    const scale = full.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const worst = inc.reduce((m, v, i) => Math.max(m, Math.abs(v - full[i])), 0);
+    expect(scale).toBeGreaterThan(0);
+    expect(worst).toBeLessThan(1e-4 * scale);
+    // Helpers got the model from the explanation worker: it was downloaded once.
+    expect(requests.filter((r) => r.url.endsWith('model.json'))).toHaveLength(1);
+    // A new model ends the helpers.
+    const after = await page.evaluate(async (url) => {
+      const d = (window as any).easyExplainDemo;
+      await d.client.loadModel(url);
+      return d.client.info();
+    }, `${MODEL_URL_PREFIX}model.json`);
+    expect(after.helpers).toBe(0);
+    await shot(page, 'wasm-helpers');
+    await context.close();
+  });
+});
+
 describe('bad input', () => {
   it('says so for a non-image file, and stays usable', async () => {
     const { page, context } = await open('?backend=wasm');

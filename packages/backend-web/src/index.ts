@@ -6,7 +6,8 @@ export { loadModel, DEFAULT_MODEL_URL, type LoadModelOptions, type LoadedModel, 
 export { PRESET_NAMES, checkPreset, geometry, presetOptions, toGray, type PresetName } from './preset.js';
 export { prepareInput, type PreparedInput } from './prepare.js';
 export { runEasyExplain, type RunEasyExplainOptions, type RunEasyExplainResult } from './explain.js';
-export { serveExplainWorker } from './worker.js';
+export { serveExplainWorker, type ExplainWorkerOptions } from './worker.js';
+export { serveOcclusionHelper, resolveWebWorkers, MAX_AUTO_WORKERS, HelperPool } from './pool.js';
 export { ExplainWorkerClient, type JobOptions } from './client.js';
 export type {
   BackendInfo,

@@ -37,6 +37,8 @@ export interface LoadedModel extends Model {
   readonly classes: number;
   /** The underlying tf.LayersModel or tf.GraphModel. */
   readonly tfModel: LayersModel | GraphModel;
+  /** The model.json and weights it was built from (occlusion helper workers rebuild it from them, without a download). */
+  readonly artifacts: tf.io.ModelArtifacts;
   /** Frees the model's weights. */
   dispose(): void;
 }
@@ -155,6 +157,7 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
     labels,
     classes,
     tfModel: loaded,
+    artifacts,
     dispose: () => loaded.dispose(),
   };
   return loadedModel;

@@ -31,6 +31,10 @@ export interface RawOcclusionOptions {
   strides?: number | [number, number, number];
   baselines?: number;
   perturbationsPerEval?: number;
+  /** Workers to spread the windows over (see ExplainWorkerOptions.spawnHelper); default 1. */
+  workers?: 'auto' | number;
+  /** As core's OcclusionOptions.incremental; default true. */
+  incremental?: boolean | { approximate?: { tau: number } };
 }
 
 /** Options of the gradient methods that a noise tunnel can wrap. */
@@ -82,6 +86,8 @@ export interface BackendInfo {
   attempts: BackendAttempt[];
   flags: Record<string, unknown>;
   numTensors: number;
+  /** Occlusion helper workers running for the loaded model (see ExplainWorkerOptions.spawnHelper). */
+  helpers: number;
 }
 
 export interface ExplainResult {

@@ -15,8 +15,9 @@ import {
   type Model,
   type Prediction,
 } from '@easy-explain/core';
-import { backendAttempts, setupBackend } from './backend.js';
+import { backendAttempts, setupBackend, type SetupBackendOptions } from './backend.js';
 import { loadModel, type LoadedModel } from './model.js';
+import { withOcclusionHelpers } from './pool.js';
 import { prepareInput } from './prepare.js';
 import type { BackendInfo, ExplainResult, ModelInfo, RawAttributeOptions, RawInnerOptions, WorkerReply, WorkerRequest } from './protocol.js';
 
@@ -52,7 +53,9 @@ async function rawAttribute(
     case undefined:
     case 'occlusion': {
       const { method: _method, ...rest } = options;
-      return { attribution: await new Occlusion(m).attribute(x, { ...rest, ...run }), parameters: { method: 'occlusion', ...rest } };
+      const occlusion = new Occlusion(m);
+      const attribution = await occlusion.attribute(x, { ...rest, ...run });
+      return { attribution, parameters: { method: 'occlusion', ...rest, workers: occlusion.workers } };
     }
     case 'integrated_gradients': {
       const { attribution, delta } = await new IntegratedGradients(m).attributeWithDelta(x, {
@@ -103,12 +106,23 @@ interface WorkerScope {
   postMessage(message: unknown, transfer?: Transferable[]): void;
 }
 
+export interface ExplainWorkerOptions {
+  /**
+   * Starts an occlusion helper worker (a module that calls `serveOcclusionHelper(self)`), e.g.
+   * `() => new Worker(new URL('./helper.ts', import.meta.url), { type: 'module' })`. With it, Occlusion's `workers`
+   * (a count, or 'auto': one per core on wasm/cpu, one on webgpu/webgl) spreads the windows over this worker and
+   * `workers − 1` helpers; without it, occlusion runs in this worker alone.
+   */
+  spawnHelper?: () => Worker;
+}
+
 /**
  * Runs in a Web Worker: call it from the worker's module (`serveExplainWorker(self)`). It owns TF.js, the model
  * and the current image, so predictions and attributions never block the page.
  */
-export function serveExplainWorker(scope: WorkerScope): void {
+export function serveExplainWorker(scope: WorkerScope, options: ExplainWorkerOptions = {}): void {
   let model: LoadedModel | undefined;
+  let backendOptions: SetupBackendOptions = {};
   let input: tf.Tensor4D | undefined;
   const jobs = new Map<number, AbortController>();
   const reply = (message: WorkerReply, transfer: Transferable[] = []) => scope.postMessage(message, transfer);
@@ -118,6 +132,7 @@ export function serveExplainWorker(scope: WorkerScope): void {
     attempts: backendAttempts(),
     flags: { ...tf.env().getFlags() },
     numTensors: tf.memory().numTensors,
+    helpers: (model as { helpers?: { size: number } } | undefined)?.helpers?.size ?? 0,
   });
 
   function requireModel(): LoadedModel {
@@ -158,16 +173,19 @@ export function serveExplainWorker(scope: WorkerScope): void {
     switch (request.type) {
       case 'setup': {
         await setupBackend(request.backend, request.options);
+        backendOptions = request.options;
         return { value: info() };
       }
       case 'info':
         return { value: info() };
       case 'loadModel': {
         const { source } = request;
-        const loaded = await loadModel(
+        const plain = await loadModel(
           typeof source === 'string' || Array.isArray(source) ? source : (source as unknown as tf.io.ModelArtifacts),
           request.options,
         );
+        const { spawnHelper } = options;
+        const loaded = spawnHelper ? withOcclusionHelpers(plain, spawnHelper, () => backendOptions) : plain;
         model?.dispose();
         input?.dispose();
         input = undefined;

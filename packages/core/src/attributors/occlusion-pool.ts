@@ -73,7 +73,12 @@ export function occlusionPoolScorer(
     throwIfAborted(signal);
     const workers = await abortable(acquire(), signal);
     const job = nextJob++;
-    const end = () => workers.forEach((w) => w.request({ type: 'end', job }).catch(() => {}));
+    // Ends the job everywhere. After a normal run every worker is idle, so the replies are waited for and the
+    // workers hold nothing once the call returns; after an abort they are not (the call returns at once).
+    const end = async () => {
+      const ends = workers.map((w) => w.request({ type: 'end', job }).catch(() => {}));
+      if (!signal?.aborted) await Promise.all(ends);
+    };
     let started: OcclusionPoolReply[];
     try {
       const starts = workers.map((w) =>
@@ -91,7 +96,7 @@ export function occlusionPoolScorer(
       starts.forEach((p) => p.catch(() => {}));
       started = await abortable(Promise.all(starts), signal);
     } catch (error) {
-      end();
+      void end();
       throw error;
     }
     // Every worker says the same (e.g. why incremental inference is off): tell it once.
