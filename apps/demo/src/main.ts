@@ -184,7 +184,8 @@ function settings(): MethodSettings & { nSteps?: number } {
     baseline: num('baseline'),
     nSteps: num('steps'),
     // Occlusion on wasm/cpu: one worker per core (the explanation worker and its helpers); on a GPU, one.
-    workers: 'auto',
+    // ?workers=N overrides it (the browser bench compares 1 with 'auto').
+    workers: Number(params.get('workers')) || 'auto',
   };
   const side = state.photo?.height ?? 224;
   if (s.window && s.stride && s.window <= side) {
