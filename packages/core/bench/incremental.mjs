@@ -158,6 +158,17 @@ if (tf.memory().numTensors !== before) console.warn(`tensors leaked: ${tf.memory
   const profile = await tf.profile(() => scorer.scoreRegions(regions));
   await scorer.dispose();
   console.log(`kernels in one scoreRegions call of ${perEval} windows: ${profile.kernels.length}`);
+  // Where the time goes, per kernel (ops that only wrap another kernel, named *__op, are left out).
+  const perKernel = new Map();
+  for (const kernel of profile.kernels) {
+    if (kernel.name.endsWith('__op')) continue;
+    const entry = perKernel.get(kernel.name) ?? { count: 0, ms: 0 };
+    entry.count++;
+    entry.ms += await kernel.kernelTimeMs;
+    perKernel.set(kernel.name, entry);
+  }
+  const top = [...perKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 6);
+  console.log(`kernel time: ${top.map(([name, { count, ms }]) => `${name} ${ms.toFixed(1)} ms (${count})`).join(', ')}`);
 }
 
 const flopSettings = { inputShape: [H, W, C], slidingWindowShapes: [45, 45, 3], strides: [9, 9, 3] };

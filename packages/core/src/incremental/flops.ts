@@ -49,8 +49,9 @@ export function stepFlops(node: PlanNode, inputChannels: number, h: number, w: n
 }
 
 /**
- * Fixed cost of running one group of windows (about a hundred kernel launches at some 20 µs each on wasm),
- * in FLOPs at about 12 GFLOP/s: merging two groups pays when their extra patch work is below this.
+ * Fixed cost of running one group of windows (about a hundred kernel launches, and the gathers' copies), in FLOPs:
+ * merging two groups pays when their extra patch work is below this. About 1 ms at the ~30 GFLOP/s patches run at
+ * on wasm; MobileNet's occlusion time is flat between 25 and 60 MFLOP.
  */
 export const GROUP_OVERHEAD_FLOPS = 25e6;
 
@@ -60,27 +61,38 @@ export const GROUP_OVERHEAD_FLOPS = 25e6;
  * Returns indices into `boxes`, in order within each group.
  */
 export function groupWindows(plan: IncrementalPlan, boxes: Box[], options: FieldOptions = {}): number[][] {
-  const inputChannels = plan.nodes.map((node) => plan.nodes[node.inputs[0]]?.shape[2] ?? 0);
-  const cost = (sizes: Array<[number, number]>, count: number) =>
-    count * plan.nodes.reduce((sum, node, i) => sum + stepFlops(node, inputChannels[i], sizes[i][0], sizes[i][1]), 0);
-  const groups = groupBySize(plan, boxes, options).map((members) => {
-    const sizes = batchPatches(plan, [boxes[members[0]]], options).map((p) => [p.h, p.w] as [number, number]);
-    return { members, sizes, cost: cost(sizes, members.length) };
+  // Every step's FLOPs are proportional to its patch area, so costs are sums of products (this runs per batch).
+  const perPixel = plan.nodes.map((node) => stepFlops(node, plan.nodes[node.inputs[0]]?.shape[2] ?? 0, 1, 1));
+  type Group = { members: number[]; h: number[]; w: number[]; cost: number };
+  const groups: Group[] = groupBySize(plan, boxes, options).map((members) => {
+    const patches = batchPatches(plan, [boxes[members[0]]], options);
+    const h = patches.map((p) => p.h);
+    const w = patches.map((p) => p.w);
+    return { members, h, w, cost: members.length * perPixel.reduce((sum, f, i) => sum + f * h[i] * w[i], 0) };
   });
+  const mergedCost = (a: Group, b: Group) => {
+    let sum = 0;
+    for (let i = 0; i < perPixel.length; i++) sum += perPixel[i] * Math.max(a.h[i], b.h[i]) * Math.max(a.w[i], b.w[i]);
+    return (a.members.length + b.members.length) * sum;
+  };
   for (;;) {
-    let best: { a: number; b: number; sizes: Array<[number, number]>; cost: number; extra: number } | undefined;
+    let best: { a: number; b: number; cost: number; extra: number } | undefined;
     for (let a = 0; a < groups.length; a++) {
       for (let b = a + 1; b < groups.length; b++) {
-        const sizes = groups[a].sizes.map(([h, w], i) => [Math.max(h, groups[b].sizes[i][0]), Math.max(w, groups[b].sizes[i][1])] as [number, number]);
-        const merged = cost(sizes, groups[a].members.length + groups[b].members.length);
+        const merged = mergedCost(groups[a], groups[b]);
         const extra = merged - groups[a].cost - groups[b].cost;
-        if (!best || extra < best.extra) best = { a, b, sizes, cost: merged, extra };
+        if (!best || extra < best.extra) best = { a, b, cost: merged, extra };
       }
     }
     if (!best || best.extra >= GROUP_OVERHEAD_FLOPS) break;
-    const { a, b, sizes, cost: mergedCost } = best;
-    groups[a] = { members: [...groups[a].members, ...groups[b].members].sort((x, y) => x - y), sizes, cost: mergedCost };
-    groups.splice(b, 1);
+    const [ga, gb] = [groups[best.a], groups[best.b]];
+    groups[best.a] = {
+      members: [...ga.members, ...gb.members].sort((x, y) => x - y),
+      h: ga.h.map((v, i) => Math.max(v, gb.h[i])),
+      w: ga.w.map((v, i) => Math.max(v, gb.w[i])),
+      cost: best.cost,
+    };
+    groups.splice(best.b, 1);
   }
   return groups.map((g) => g.members);
 }

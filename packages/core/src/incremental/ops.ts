@@ -6,7 +6,6 @@ import type { Activation, IncrementalPlan, LocalOp, PlanNode, Shape3 } from './p
 /** Row offsets in a gather source: after the N·H·W activation rows come a zero row and a −∞ row (max-pool padding). */
 const ZERO_ROW = 0;
 const NEG_INF_ROW = 1;
-const EXTRA_ROWS = 2;
 
 /** A plan with its weights prepared (batch norms folded into convolutions). Owns those tensors. */
 export class CompiledPlan {
@@ -176,11 +175,11 @@ export function gatherCrop(
 ): tf.Tensor4D {
   const copies = cy.length;
   if (ch === patch.h && cw === patch.w && cy.every((v, b) => v === patch.y[b]) && cx.every((v, b) => v === patch.x[b])) return values;
-  const base = images * h * w;
-  const patchBase = base + EXTRA_ROWS;
-  const pad = base + (padRow === 'zero' ? ZERO_ROW : NEG_INF_ROW);
+  const pad = images * h * w + (padRow === 'zero' ? ZERO_ROW : NEG_INF_ROW);
+  // Per crop pixel: its row in the patch, or −1 − j for the j-th pixel read from the source (rows in `fromSource`).
   const indices = new Int32Array(copies * ch * cw);
-  let usesSource = false;
+  const fromSource = new Int32Array(indices.length);
+  let s = 0;
   let k = 0;
   for (let b = 0; b < copies; b++) {
     const n = b % images;
@@ -190,22 +189,32 @@ export function gatherCrop(
       const y = cy[b] + r;
       for (let col = 0; col < cw; col++) {
         const x = cx[b] + col;
-        if (y < 0 || y >= h || x < 0 || x >= w) {
-          indices[k++] = pad;
-          usesSource = true;
-        } else if (y >= py && y < py + patch.h && x >= px && x < px + patch.w) {
-          indices[k++] = patchBase + (b * patch.h + y - py) * patch.w + x - px;
+        if (y >= py && y < py + patch.h && x >= px && x < px + patch.w) {
+          indices[k++] = (b * patch.h + y - py) * patch.w + x - px;
         } else {
-          indices[k++] = (n * h + y) * w + x;
-          usesSource = true;
+          fromSource[s] = y < 0 || y >= h || x < 0 || x >= w ? pad : (n * h + y) * w + x;
+          indices[k++] = -1 - s++;
         }
       }
     }
   }
   const flat = tf.reshape(values, [copies * patch.h * patch.w, c]);
-  if (!usesSource) for (let i = 0; i < indices.length; i++) indices[i] -= patchBase;
-  const table = usesSource ? tf.concat([source, flat], 0) : flat;
-  return tf.reshape(tf.gather(table, tf.tensor1d(indices, 'int32')), [copies, ch, cw, c]);
+  // The gather table is [source rows; patch rows]. Concatenating the whole source copies all of it: when the crops
+  // read fewer than half as many source rows, gathering just those first copies less.
+  const sourceRows = source.shape[0];
+  const compact = 2 * s < sourceRows;
+  let table = flat;
+  if (s > 0) {
+    const rows = compact ? tf.gatherND(source, tf.tensor2d(fromSource.subarray(0, s), [s, 1], 'int32')) : source;
+    table = tf.concat([rows, flat], 0);
+    const patchOffset = compact ? s : sourceRows;
+    for (let i = 0; i < indices.length; i++) {
+      const v = indices[i];
+      indices[i] = v >= 0 ? v + patchOffset : compact ? -1 - v : fromSource[-1 - v];
+    }
+  }
+  // gatherND copies whole rows (wasm: a copy loop per row); gather computes every element's location (30-40 ns each).
+  return tf.reshape(tf.gatherND(table, tf.tensor2d(indices, [indices.length, 1], 'int32')), [copies, ch, cw, c]);
 }
 
 /** Runs one step on the batch's patches, gathering the crops it reads. */
