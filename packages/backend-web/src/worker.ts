@@ -17,7 +17,7 @@ import {
 } from '@easy-explain/core';
 import { backendAttempts, setupBackend, type SetupBackendOptions } from './backend.js';
 import { loadModel, type LoadedModel } from './model.js';
-import { withOcclusionHelpers } from './pool.js';
+import { resolveWebWorkers, withOcclusionHelpers } from './pool.js';
 import { prepareInput } from './prepare.js';
 import type { BackendInfo, ExplainResult, ModelInfo, RawAttributeOptions, RawInnerOptions, WorkerReply, WorkerRequest } from './protocol.js';
 
@@ -185,7 +185,14 @@ export function serveExplainWorker(scope: WorkerScope, options: ExplainWorkerOpt
           request.options,
         );
         const { spawnHelper } = options;
-        const loaded = spawnHelper ? withOcclusionHelpers(plain, spawnHelper, () => backendOptions) : plain;
+        let loaded: LoadedModel = plain;
+        if (spawnHelper) {
+          const pooled = withOcclusionHelpers(plain, spawnHelper, () => backendOptions);
+          // Start the helpers 'auto' will use now, while the user picks an image, not inside the first run.
+          const helpers = resolveWebWorkers('auto', tf.getBackend()) - 1;
+          if (helpers > 0) pooled.helpers.acquire(helpers).catch(() => {}); // a failure resurfaces when a run needs them
+          loaded = pooled;
+        }
         model?.dispose();
         input?.dispose();
         input = undefined;
