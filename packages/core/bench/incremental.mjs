@@ -107,7 +107,8 @@ console.log('| run | time | ratio | notes |\n|---|---|---|---|');
 let fullMap;
 let fullSeconds;
 if (!args['skip-full']) {
-  const full = await time(() => occlusion.attribute(input, settings));
+  // Occlusion is incremental by default: ask for full forward passes.
+  const full = await time(() => occlusion.attribute(input, { ...settings, incremental: false }));
   fullSeconds = full.seconds;
   fullMap = full.result.dataSync();
   full.result.dispose();
