@@ -7,7 +7,7 @@ export { PRESET_NAMES, checkPreset, geometry, presetOptions, toGray, type Preset
 export { prepareInput, type PreparedInput } from './prepare.js';
 export { runEasyExplain, type RunEasyExplainOptions, type RunEasyExplainResult } from './explain.js';
 export { serveExplainWorker, type ExplainWorkerOptions } from './worker.js';
-export { serveOcclusionHelper, resolveWebWorkers, MAX_AUTO_WORKERS, HelperPool } from './pool.js';
+export { serveOcclusionHelper, resolveWebWorkers } from './pool.js';
 export { ExplainWorkerClient, type JobOptions } from './client.js';
 export type {
   BackendInfo,
@@ -19,4 +19,5 @@ export type {
   RawOcclusionOptions,
   WorkerReply,
   WorkerRequest,
+  WorkerScope,
 } from './protocol.js';

@@ -5,20 +5,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   ExplainError,
   inThreadPoolWorker,
+  MAX_AUTO_WORKERS,
   occlusionPoolScorer,
   OcclusionPoolJobs,
+  OcclusionWorkerPool,
   type OcclusionPoolReply,
   type OcclusionPoolRequest,
-  type OcclusionPoolWorker,
   type OcclusionWorkerOptions,
   type OcclusionWorkers,
   type OutputKind,
+  type PooledOcclusionWorker,
 } from '@easy-explain/core';
 import { setupBackend, type SetupBackendOptions } from './backend.js';
 import { loadModel, type LoadedModel } from './model.js';
-
-/** 'auto' uses the device's cores up to this many: each worker holds a model and a backend. */
-export const MAX_AUTO_WORKERS = 4;
+import type { WorkerScope } from './protocol.js';
 
 /**
  * Workers `workers` asks for on this device and backend. 'auto' means one per core (up to MAX_AUTO_WORKERS) on the
@@ -54,7 +54,7 @@ interface WorkerLike {
 }
 
 /** One helper worker and its requests in flight. */
-class HelperWorker implements OcclusionPoolWorker {
+class HelperWorker implements PooledOcclusionWorker {
   readonly ready: Promise<unknown>;
   private failure?: Error;
   private nextId = 1;
@@ -109,59 +109,6 @@ class HelperWorker implements OcclusionPoolWorker {
 }
 
 /**
- * The helpers of one loaded model: spawned on first use, reused by every call, ended with the model. Helpers that
- * fail leave the pool; the next call spawns replacements.
- */
-export class HelperPool {
-  private helpers: HelperWorker[] = [];
-  private backend?: string;
-  private closed = false;
-
-  constructor(
-    private readonly spawn: () => WorkerLike,
-    private readonly init: () => HelperInit,
-  ) {}
-
-  /** Live helpers (diagnostics, tests). */
-  get size(): number {
-    return this.helpers.length;
-  }
-
-  async acquire(count: number): Promise<OcclusionPoolWorker[]> {
-    if (this.closed) throw new ExplainError('invalid_model', 'The model was disposed; load it again to run occlusion in workers.');
-    const init = this.init();
-    if (this.backend !== init.backend) {
-      // Helpers compute on the explanation worker's backend, so results match its single-worker run.
-      this.terminateAll(new ExplainError('worker_failed', 'The backend changed while occlusion helpers were busy.'));
-      this.backend = init.backend;
-    }
-    while (this.helpers.length < count) {
-      let worker: WorkerLike;
-      try {
-        worker = this.spawn();
-      } catch (cause) {
-        throw new ExplainError('worker_failed', `Could not start an occlusion helper worker: ${(cause as Error)?.message ?? cause}`, { cause });
-      }
-      this.helpers.push(new HelperWorker(worker, init, (gone) => (this.helpers = this.helpers.filter((h) => h !== gone))));
-    }
-    const chosen = this.helpers.slice(0, count);
-    await Promise.all(chosen.map((h) => h.ready));
-    return chosen;
-  }
-
-  close(): void {
-    this.closed = true;
-    this.terminateAll(new ExplainError('invalid_model', 'The model was disposed while occlusion ran in its helper workers.'));
-  }
-
-  private terminateAll(reason: Error): void {
-    const helpers = this.helpers;
-    this.helpers = [];
-    helpers.forEach((h) => h.terminate(reason));
-  }
-}
-
-/**
  * Gives `model` the `occlusionScorer` hook of core's Occlusion: with `workers` > 1 (or 'auto' on a CPU backend) this
  * worker scores one share and `workers − 1` helpers from `spawn` score the rest. `dispose()` also ends the helpers.
  */
@@ -169,14 +116,12 @@ export function withOcclusionHelpers(
   model: LoadedModel,
   spawn: () => WorkerLike,
   backendOptions: () => SetupBackendOptions,
-): LoadedModel & { readonly helpers: HelperPool } {
-  const pool = new HelperPool(spawn, () => ({
-    backend: tf.getBackend(),
-    backendOptions: backendOptions(),
-    artifacts: model.artifacts,
-    outputKind: model.outputKind,
-    outputLayer: model.outputLayer,
-  }));
+): LoadedModel & { readonly helpers: OcclusionWorkerPool<HelperWorker> } {
+  // Helpers that fail leave the pool; the next call spawns replacements. They end with the model.
+  const pool = new OcclusionWorkerPool<HelperWorker>((backend, onGone) => {
+    const init = { backend, backendOptions: backendOptions(), artifacts: model.artifacts, outputKind: model.outputKind, outputLayer: model.outputLayer };
+    return new HelperWorker(spawn(), init, onGone);
+  });
   return {
     ...model,
     helpers: pool,
@@ -193,47 +138,40 @@ export function withOcclusionHelpers(
       };
     },
     dispose() {
-      pool.close();
+      void pool.close();
       model.dispose();
     },
   };
-}
-
-interface HelperScope {
-  onmessage: ((event: MessageEvent) => void) | null;
-  postMessage(message: unknown, transfer?: Transferable[]): void;
 }
 
 /**
  * Runs in an occlusion helper worker: call it from the helper's module (`serveOcclusionHelper(self)`), and give the
  * explanation worker a way to start that module (`serveExplainWorker(self, { spawnHelper })`).
  */
-export function serveOcclusionHelper(scope: HelperScope): void {
-  let jobs: OcclusionPoolJobs | undefined;
-  let model: LoadedModel | undefined;
+export function serveOcclusionHelper(scope: WorkerScope): void {
+  let jobs: Promise<OcclusionPoolJobs> | undefined;
   const handle = async (request: HelperRequest): Promise<OcclusionPoolReply> => {
     if (request.type === 'init') {
       const { init } = request;
-      await setupBackend(init.backend, init.backendOptions);
-      model = await loadModel(init.artifacts, { outputKind: init.outputKind, outputLayer: init.outputLayer });
-      jobs = new OcclusionPoolJobs(model);
+      jobs = (async () => {
+        await setupBackend(init.backend, init.backendOptions);
+        return new OcclusionPoolJobs(await loadModel(init.artifacts, { outputKind: init.outputKind, outputLayer: init.outputLayer }));
+      })();
+      await jobs;
       return {};
     }
     if (!jobs) throw new ExplainError('worker_failed', 'This occlusion helper was sent work before its model.');
-    return jobs.handle(request);
+    // Work waits for the model; then the jobs answer one request at a time, in arrival order.
+    return (await jobs).handle(request);
   };
-  // One request at a time, in arrival order: a job's 'end' runs after its last 'score'.
-  let queue: Promise<unknown> = Promise.resolve();
   scope.onmessage = (event: MessageEvent<HelperRequest>) => {
     const request = event.data;
-    queue = queue.then(() =>
-      handle(request).then(
-        (reply) => scope.postMessage({ ...reply, id: request.id, type: 'done' } satisfies HelperReply, reply.scores ? [reply.scores.buffer] : []),
-        (error: unknown) => {
-          const e = error as { code?: string; message?: string };
-          scope.postMessage({ id: request.id, type: 'error', code: e?.code ?? 'worker_failed', message: e?.message ?? String(error) } satisfies HelperReply);
-        },
-      ),
+    handle(request).then(
+      (reply) => scope.postMessage({ ...reply, id: request.id, type: 'done' } satisfies HelperReply, reply.scores ? [reply.scores.buffer] : []),
+      (error: unknown) => {
+        const e = error as { code?: string; message?: string };
+        scope.postMessage({ id: request.id, type: 'error', code: e?.code ?? 'worker_failed', message: e?.message ?? String(error) } satisfies HelperReply);
+      },
     );
   };
 }

@@ -3,6 +3,12 @@ import type { PresetName } from './preset.js';
 import type { BackendAttempt, SetupBackendOptions } from './backend.js';
 import type { RgbImage } from './image.js';
 
+/** What `serveExplainWorker` and `serveOcclusionHelper` need of a worker's global scope (`self`). */
+export interface WorkerScope {
+  onmessage: ((event: MessageEvent) => void) | null;
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+}
+
 /** Messages between `ExplainWorkerClient` (page) and `serveExplainWorker` (worker). Plain data only. */
 export type WorkerRequest =
   | { type: 'setup'; backend: string; options: SetupBackendOptions }

@@ -13,13 +13,15 @@ import {
   type AttributeOptions,
   type Attributor,
   type Model,
+  type OcclusionWorkerPool,
+  type PooledOcclusionWorker,
   type Prediction,
 } from '@easy-explain/core';
 import { backendAttempts, setupBackend, type SetupBackendOptions } from './backend.js';
 import { loadModel, type LoadedModel } from './model.js';
 import { resolveWebWorkers, withOcclusionHelpers } from './pool.js';
 import { prepareInput } from './prepare.js';
-import type { BackendInfo, ExplainResult, ModelInfo, RawAttributeOptions, RawInnerOptions, WorkerReply, WorkerRequest } from './protocol.js';
+import type { BackendInfo, ExplainResult, ModelInfo, RawAttributeOptions, RawInnerOptions, WorkerReply, WorkerRequest, WorkerScope } from './protocol.js';
 
 type Run = { target: number | number[]; onProgress: (done: number, total: number) => void; signal: AbortSignal };
 
@@ -101,11 +103,6 @@ async function rawAttribute(
   }
 }
 
-interface WorkerScope {
-  onmessage: ((event: MessageEvent) => void) | null;
-  postMessage(message: unknown, transfer?: Transferable[]): void;
-}
-
 export interface ExplainWorkerOptions {
   /**
    * Starts an occlusion helper worker (a module that calls `serveOcclusionHelper(self)`), e.g.
@@ -122,6 +119,8 @@ export interface ExplainWorkerOptions {
  */
 export function serveExplainWorker(scope: WorkerScope, options: ExplainWorkerOptions = {}): void {
   let model: LoadedModel | undefined;
+  // The loaded model's occlusion helpers, when `spawnHelper` was given.
+  let helpers: OcclusionWorkerPool<PooledOcclusionWorker> | undefined;
   let backendOptions: SetupBackendOptions = {};
   let input: tf.Tensor4D | undefined;
   const jobs = new Map<number, AbortController>();
@@ -132,7 +131,7 @@ export function serveExplainWorker(scope: WorkerScope, options: ExplainWorkerOpt
     attempts: backendAttempts(),
     flags: { ...tf.env().getFlags() },
     numTensors: tf.memory().numTensors,
-    helpers: (model as { helpers?: { size: number } } | undefined)?.helpers?.size ?? 0,
+    helpers: helpers?.workers.length ?? 0,
   });
 
   function requireModel(): LoadedModel {
@@ -185,18 +184,16 @@ export function serveExplainWorker(scope: WorkerScope, options: ExplainWorkerOpt
           request.options,
         );
         const { spawnHelper } = options;
-        let loaded: LoadedModel = plain;
-        if (spawnHelper) {
-          const pooled = withOcclusionHelpers(plain, spawnHelper, () => backendOptions);
-          // Start the helpers 'auto' will use now, while the user picks an image, not inside the first run.
-          const helpers = resolveWebWorkers('auto', tf.getBackend()) - 1;
-          if (helpers > 0) pooled.helpers.acquire(helpers).catch(() => {}); // a failure resurfaces when a run needs them
-          loaded = pooled;
-        }
+        const pooled = spawnHelper ? withOcclusionHelpers(plain, spawnHelper, () => backendOptions) : undefined;
+        // Start the helpers 'auto' will use now, while the user picks an image, not inside the first run.
+        const wanted = resolveWebWorkers('auto', tf.getBackend()) - 1;
+        if (pooled && wanted > 0) pooled.helpers.acquire(wanted).catch(() => {}); // a failure resurfaces when a run needs them
+        const loaded: LoadedModel = pooled ?? plain;
         model?.dispose();
         input?.dispose();
         input = undefined;
         model = loaded;
+        helpers = pooled?.helpers;
         const classes = loaded.classes;
         const value: ModelInfo = {
           format: loaded.format,

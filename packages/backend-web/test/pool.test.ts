@@ -99,7 +99,7 @@ describe('occlusion helper pool', () => {
     expect(tf.memory().numTensors).toBe(before);
     // The pool was made once and reused: 2 helpers for 3 workers (this thread is the third).
     expect(log.spawned).toBe(2);
-    expect(model.helpers.size).toBe(2);
+    expect(model.helpers.workers.length).toBe(2);
   });
 
   it("'auto' on cpu uses one worker per core, up to 4", async () => {
@@ -121,12 +121,24 @@ describe('occlusion helper pool', () => {
     expect(error).toMatchObject({ name: 'ExplainError', code: 'worker_failed' });
     expect(error.message).toContain('Failed to fetch helper.js');
     expect(tf.memory().numTensors).toBe(before);
-    expect(model.helpers.size).toBe(0);
+    expect(model.helpers.workers.length).toBe(0);
     crash = false;
     const single = await attribute(model, x, caseOptions(occlusionCases[0]));
     expect((await attribute(model, x, { ...caseOptions(occlusionCases[0]), workers: 2 })).values).toEqual(single.values);
     expect(log.spawned).toBe(2);
     model.helpers.close();
+  });
+
+  it('a helper that cannot even be constructed fails the call with worker_failed, leaving no tensors', async () => {
+    const model = withOcclusionHelpers(plain, () => {
+      throw new Error('Worker scripts are blocked here');
+    }, () => ({}));
+    const before = tf.memory().numTensors;
+    const error = await attribute(model, images.get('rand0')!, { ...caseOptions(occlusionCases[0]), workers: 2 }).catch((e) => e);
+    expect(error).toMatchObject({ name: 'ExplainError', code: 'worker_failed' });
+    expect(error.message).toContain('Could not start an occlusion worker: Worker scripts are blocked here');
+    expect(tf.memory().numTensors).toBe(before);
+    expect(model.helpers.workers.length).toBe(0);
   });
 
   it('a helper whose model cannot be built reports why', async () => {

@@ -34,13 +34,15 @@ export {
 } from './attributors/feature-ablation.js';
 export { Occlusion, checkWindows, occlusionScorerFactory, windowCount, type OcclusionOptions, type Shape3 } from './attributors/occlusion.js';
 export {
-  abortable,
   inThreadPoolWorker,
+  MAX_AUTO_WORKERS,
   occlusionPoolScorer,
   OcclusionPoolJobs,
+  OcclusionWorkerPool,
   type OcclusionPoolReply,
   type OcclusionPoolRequest,
   type OcclusionPoolWorker,
+  type PooledOcclusionWorker,
 } from './attributors/occlusion-pool.js';
 export { predictClasses, type Prediction } from './predict.js';
 export { parseLabels, indexLabels, type Labels } from './labels.js';

@@ -4,21 +4,19 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs-core';
 import {
   ExplainError,
+  MAX_AUTO_WORKERS,
   occlusionPoolScorer,
+  OcclusionWorkerPool,
   type AblationScorerFactory,
   type OcclusionPoolReply,
   type OcclusionPoolRequest,
-  type OcclusionPoolWorker,
   type OcclusionWorkerOptions,
+  type PooledOcclusionWorker,
 } from '@easy-explain/core';
 import { firstLine } from '../backend.js';
 import type { ErrorData, Reply, Request, WorkerInit } from './protocol.js';
-
-/** 'auto' uses the host's cores up to this many: each worker holds a model and a backend, and wasm gains little beyond. */
-export const MAX_AUTO_WORKERS = 4;
 
 /** The number of workers `workers` asks for on this host. */
 export function resolveWorkers(workers: number | 'auto'): number {
@@ -38,7 +36,7 @@ function toError(data: ErrorData): Error {
 }
 
 /** One worker thread and its requests in flight. */
-class PoolWorker implements OcclusionPoolWorker {
+class PoolWorker implements PooledOcclusionWorker {
   readonly worker: Worker;
   readonly ready: Promise<void>;
   threadId = -1;
@@ -105,45 +103,15 @@ class PoolWorker implements OcclusionPoolWorker {
   }
 }
 
-/** The workers of one model. Workers that fail leave the pool; the next call spawns replacements. */
-export class WorkerPool {
-  private workers: PoolWorker[] = [];
-  private backend?: string;
-  private closed = false;
-
-  constructor(private readonly init: Omit<WorkerInit, 'backend'>) {}
+/** The worker threads of one model (core's pool of workers, spawning threads that rebuild the model). */
+export class WorkerPool extends OcclusionWorkerPool<PoolWorker> {
+  constructor(init: Omit<WorkerInit, 'backend'>) {
+    super((backend, onGone) => new PoolWorker({ ...init, backend }, onGone));
+  }
 
   /** Thread ids of the live workers (diagnostics, tests). */
   get threadIds(): number[] {
     return this.workers.map((w) => w.threadId);
-  }
-
-  /** `count` ready workers on the main thread's current backend, spawning what is missing. */
-  async acquire(count: number): Promise<PoolWorker[]> {
-    if (this.closed) throw new ExplainError('invalid_model', 'The model was disposed; load it again to run occlusion in workers.');
-    const backend = tf.getBackend();
-    if (this.backend !== backend) {
-      // Workers compute on the caller's backend, so results match its single-thread run.
-      await this.terminateAll(new ExplainError('worker_failed', 'The backend changed while occlusion workers were busy.'));
-      this.backend = backend;
-    }
-    while (this.workers.length < count) {
-      this.workers.push(new PoolWorker({ ...this.init, backend }, (gone) => (this.workers = this.workers.filter((w) => w !== gone))));
-    }
-    const chosen = this.workers.slice(0, count);
-    await Promise.all(chosen.map((w) => w.ready));
-    return chosen;
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.terminateAll(new ExplainError('invalid_model', 'The model was disposed while occlusion ran in its workers.'));
-  }
-
-  private async terminateAll(reason: Error): Promise<void> {
-    const workers = this.workers;
-    this.workers = [];
-    await Promise.all(workers.map((w) => w.terminate(reason)));
   }
 }
 

@@ -30,15 +30,12 @@ async function main(): Promise<void> {
     post({ type: 'failed', error: errorData(error) });
     return;
   }
+  // The jobs answer one request at a time, in arrival order.
   const jobs = new OcclusionPoolJobs(model);
-  // One request at a time, in arrival order: a job's 'end' runs after its last 'score'.
-  let queue = Promise.resolve();
   port.on('message', (request: Request) => {
-    queue = queue.then(() =>
-      jobs.handle(request).then(
-        (reply) => post({ type: 'done', id: request.id, ...reply }, reply.scores ? [reply.scores.buffer as ArrayBuffer] : []),
-        (error: unknown) => post({ type: 'error', id: request.id, error: errorData(error) }),
-      ),
+    jobs.handle(request).then(
+      (reply) => post({ type: 'done', id: request.id, ...reply }, reply.scores ? [reply.scores.buffer as ArrayBuffer] : []),
+      (error: unknown) => post({ type: 'error', id: request.id, error: errorData(error) }),
     );
   });
   post({ type: 'ready', threadId });

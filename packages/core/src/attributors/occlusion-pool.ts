@@ -34,6 +34,67 @@ export interface OcclusionPoolWorker {
   request(message: OcclusionPoolRequest): Promise<OcclusionPoolReply>;
 }
 
+/** 'auto' uses the host's cores up to this many: each worker holds a model and a backend, and wasm gains little beyond. */
+export const MAX_AUTO_WORKERS = 4;
+
+/** A worker a pool can hold: it says when it is ready and can be ended. */
+export interface PooledOcclusionWorker extends OcclusionPoolWorker {
+  readonly ready: Promise<unknown>;
+  /** Ends the worker; its requests in flight reject with `reason`. */
+  terminate(reason: Error): unknown;
+}
+
+/**
+ * The workers of one model, whatever they run in: spawned on first use on the caller's current backend (so results
+ * match its single-thread run), reused by every call, ended by close(). `spawn` gets the backend and a callback the
+ * worker calls when it fails; such a worker leaves the pool and the next call spawns a replacement.
+ */
+export class OcclusionWorkerPool<W extends PooledOcclusionWorker> {
+  private members: W[] = [];
+  private backend?: string;
+  private closed = false;
+
+  constructor(private readonly spawn: (backend: string, onGone: (worker: W) => void) => W) {}
+
+  /** The live workers (diagnostics, tests). */
+  get workers(): readonly W[] {
+    return this.members;
+  }
+
+  /** `count` ready workers, spawning what is missing. */
+  async acquire(count: number): Promise<W[]> {
+    if (this.closed) throw new ExplainError('invalid_model', 'The model was disposed; load it again to run occlusion in workers.');
+    const backend = tf.getBackend();
+    if (this.backend !== backend) {
+      await this.terminateAll(new ExplainError('worker_failed', 'The backend changed while occlusion workers were busy.'));
+      this.backend = backend;
+    }
+    while (this.members.length < count) {
+      let worker: W;
+      try {
+        worker = this.spawn(backend, (gone) => (this.members = this.members.filter((w) => w !== gone)));
+      } catch (cause) {
+        throw new ExplainError('worker_failed', `Could not start an occlusion worker: ${(cause as Error)?.message ?? cause}`, { cause });
+      }
+      this.members.push(worker);
+    }
+    const chosen = this.members.slice(0, count);
+    await Promise.all(chosen.map((w) => w.ready));
+    return chosen;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.terminateAll(new ExplainError('invalid_model', 'The model was disposed while occlusion ran in its workers.'));
+  }
+
+  private async terminateAll(reason: Error): Promise<void> {
+    const members = this.members;
+    this.members = [];
+    await Promise.all(members.map((w) => w.terminate(reason)));
+  }
+}
+
 /** Rejects with `aborted` as soon as the signal fires, without waiting for `promise`. */
 export function abortable<T>(promise: Promise<T>, signal: AbortSignalLike | undefined): Promise<T> {
   // Core knows no DOM types: an AbortSignal is used through the two methods it needs.
@@ -126,15 +187,23 @@ export function occlusionPoolScorer(
 }
 
 /**
- * A worker's side: the jobs it holds for one model. `handle` answers one request; the transport sends the reply
- * (transferring `scores.buffer`, which the reply owns alone).
+ * A worker's side: the jobs it holds for one model. `handle` answers requests one at a time, in the order it is
+ * given them (so a job's 'end' runs after its last 'score'); the transport sends each reply, transferring
+ * `scores.buffer`, which the reply owns alone.
  */
 export class OcclusionPoolJobs {
   private readonly jobs = new Map<number, { scorer: AblationScorer; input: tf.Tensor4D }>();
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly model: Model) {}
 
-  async handle(request: OcclusionPoolRequest): Promise<OcclusionPoolReply> {
+  handle(request: OcclusionPoolRequest): Promise<OcclusionPoolReply> {
+    const reply = this.queue.then(() => this.answer(request));
+    this.queue = reply.catch(() => {});
+    return reply;
+  }
+
+  private async answer(request: OcclusionPoolRequest): Promise<OcclusionPoolReply> {
     switch (request.type) {
       case 'start': {
         const warnings: string[] = [];
@@ -178,32 +247,10 @@ export class OcclusionPoolJobs {
       }
     }
   }
-
-  /** Ends every job (the model is going away). */
-  async clear(): Promise<void> {
-    const jobs = [...this.jobs.values()];
-    this.jobs.clear();
-    for (const job of jobs) {
-      try {
-        await job.scorer.dispose();
-      } finally {
-        job.input.dispose();
-      }
-    }
-  }
 }
 
 /** A worker in the caller's own thread (a browser's explanation worker scores its share too). */
-export function inThreadPoolWorker(model: Model): OcclusionPoolWorker & { clear(): Promise<void> } {
+export function inThreadPoolWorker(model: Model): OcclusionPoolWorker {
   const jobs = new OcclusionPoolJobs(model);
-  // One request at a time, in order, like a real worker: a job's 'end' runs after its last 'score'.
-  let queue: Promise<unknown> = Promise.resolve();
-  return {
-    request(message) {
-      const reply = queue.then(() => jobs.handle(message));
-      queue = reply.catch(() => {});
-      return reply;
-    },
-    clear: () => jobs.clear(),
-  };
+  return { request: (message) => jobs.handle(message) };
 }
