@@ -1,10 +1,18 @@
 import { fileURLToPath } from 'node:url';
 
 // Tests import the workspace packages from their TypeScript sources, so a test never runs against a stale build.
-const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
-export const sourceAliases = {
-  '@easy-explain/core': src('core'),
-  '@easy-explain/viz': src('viz'),
-  '@easy-explain/backend-node': src('backend-node'),
-  '@easy-explain/backend-web': src('backend-web'),
-};
+// Each package's root and its subpaths map to src/<entry>.ts; exact matches, so '@easy-explain/core' does not
+// swallow '@easy-explain/core/internal'.
+const src = (pkg: string, entry = 'index') => fileURLToPath(new URL(`./packages/${pkg}/src/${entry}.ts`, import.meta.url));
+const entries: Array<[string, string, string?]> = [
+  ['@easy-explain/core', 'core'],
+  ['@easy-explain/core/internal', 'core', 'internal'],
+  ['@easy-explain/viz', 'viz'],
+  ['@easy-explain/runtime', 'runtime'],
+  ['@easy-explain/backend-node', 'backend-node'],
+  ['@easy-explain/backend-web', 'backend-web'],
+];
+export const sourceAliases = entries.map(([name, pkg, entry]) => ({
+  find: new RegExp(`^${name.replace(/[/]/g, '\\/')}$`),
+  replacement: src(pkg, entry),
+}));

@@ -6,7 +6,7 @@
 // BENCH_ONLY=issue7 skips the issue 2 sweep.
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { Occlusion, defaultPerturbationsPerEval, occlusionFlops, preprocess } from '@easy-explain/core';
+import { Occlusion, defaultPerturbationsPerEval, occlusionFlops, preprocess } from '@easy-explain/core/internal';
 import { loadImage, loadModel, setupBackend } from '@easy-explain/backend-node';
 
 const shared = (path) => fileURLToPath(new URL(`../../shared/${path}`, import.meta.url));

@@ -1,7 +1,7 @@
 import simdWasmUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import plainWasmUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import { DEFAULT_MODEL_URL, ExplainWorkerClient, type BackendInfo, type ExplainResult, type ModelInfo, type RgbImage } from '@easy-explain/backend-web';
-import { METHOD_NAMES, windowCount, type MethodName, type MethodSettings, type Prediction } from '@easy-explain/core';
+import { METHOD_NAMES, windowCount, type MethodName, type MethodOptions, type OcclusionMethodOptions, type Prediction } from '@easy-explain/core';
 import { predictionName, type HWC, type VisMethod, type VisSign } from '@easy-explain/viz';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -176,24 +176,28 @@ function renderPredictions(): void {
 
 // ---------- explanation ----------
 
-function settings(): MethodSettings & { nSteps?: number } {
+/** The form's fields as the method table's options (Captum's names) for the chosen method. */
+function methodOptions(method: MethodName): MethodOptions {
   const num = (id: string) => Number(($(id) as HTMLInputElement).value);
-  const s: MethodSettings & { nSteps?: number } = {
-    window: num('window'),
-    stride: num('stride'),
-    baseline: num('baseline'),
-    nSteps: num('steps'),
+  if (method === 'integrated_gradients') return { nSteps: num('steps'), baselines: num('baseline') };
+  if (method !== 'occlusion') return {};
+  const window = num('window');
+  const stride = num('stride');
+  const options: OcclusionMethodOptions = {
+    slidingWindowShapes: [window, window],
+    strides: stride,
+    baselines: num('baseline'),
     // Occlusion on wasm/cpu: one worker per core (the explanation worker and its helpers); on a GPU, one.
     // ?workers=N overrides it (the browser bench compares 1 with 'auto').
     workers: Number(params.get('workers')) || 'auto',
   };
   const side = state.photo?.height ?? 224;
-  if (s.window && s.stride && s.window <= side) {
+  if (window && stride && window <= side) {
     // Smaller batches make the live map fill in smoothly; the result does not depend on them.
-    const windows = windowCount(side, s.window, s.stride) * windowCount(state.photo?.width ?? 224, s.window, s.stride);
-    s.perturbationsPerEval = Math.max(1, Math.min(27, Math.ceil(windows / 4)));
+    const windows = windowCount(side, window, stride) * windowCount(state.photo?.width ?? 224, window, stride);
+    options.perturbationsPerEval = Math.max(1, Math.min(27, Math.ceil(windows / 4)));
   }
-  return s;
+  return options;
 }
 
 function attributionHWC(data: Float32Array, shape: number[]): HWC {
@@ -267,7 +271,7 @@ async function explain(): Promise<void> {
   $('progress-text').textContent = 'starting…';
   $('timing').textContent = '';
   try {
-    const result = await client.explain(method, state.target, settings(), {
+    const result = await client.explain(method, state.target, methodOptions(method), {
       partial: true,
       signal: controller.signal,
       onProgress: (done, total, partial) => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { runMethod } from '@easy-explain/core';
+import { runMethod } from '@easy-explain/core/internal';
 import { loadImage, loadModel, prepareInput, setupBackend } from '@easy-explain/backend-node';
 import { CHROMIUM_FLAGS, MODEL_URL_PREFIX, demoDir, distDir, launch, mobilenetDir, routeModel, serveDist, sharedDir } from '../bench/harness.mjs';
 
@@ -150,10 +150,10 @@ describe('demo on webgpu', () => {
     await setupBackend('wasm');
     const model = await loadModel(join(mobilenetDir, 'model.json'), { preset: 'mobilenet' });
     const image = await loadImage(coffee);
-    const { input, display } = prepareInput(image, 'mobilenet', model.inputShape);
-    const { attribution } = await runMethod('occlusion', model, input, { target: 967 }, COARSE);
+    const { input } = await prepareInput(image, 'mobilenet', model.inputShape);
+    const { attribution } = await runMethod('occlusion', model, input, { target: 967 }, { slidingWindowShapes: [COARSE.window, COARSE.window], strides: COARSE.stride });
     const nodeMap = (await attribution.data()) as Float32Array;
-    tf.dispose([image, input, display, attribution]);
+    tf.dispose([image, input, attribution]);
     model.dispose();
     let maxAbs = 0;
     let maxDiff = 0;

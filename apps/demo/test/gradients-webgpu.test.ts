@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { runMethod } from '@easy-explain/core';
+import { runMethod } from '@easy-explain/core/internal';
 import { loadImage, loadModel, prepareInput, setupBackend } from '@easy-explain/backend-node';
 import type { RawAttributeOptions } from '@easy-explain/backend-web';
 import { demoDir, distDir, launch, mobilenetDir, routeModel, serveDist, sharedDir } from '../bench/harness.mjs';
@@ -266,10 +266,10 @@ describe('demo method list on MobileNet (webgpu) vs Node (wasm)', () => {
         await setupBackend(backend);
         const model = await loadModel(join(mobilenetDir, 'model.json'), { preset: 'mobilenet' });
         const image = await loadImage(join(sharedDir, 'images/coffee.png'));
-        const { input, display } = prepareInput(image, 'mobilenet', model.inputShape);
+        const { input } = await prepareInput(image, 'mobilenet', model.inputShape);
         try {
-          for (const [method, settings] of [['grad_cam', {}], ['integrated_gradients', { nSteps: 8, baseline: 0 }]] as const) {
-            const { attribution, parameters } = await runMethod(method, model, input, { target: 967 }, settings);
+          for (const [method, settings] of [['grad_cam', {}], ['integrated_gradients', { nSteps: 8, baselines: 0 }]] as const) {
+            const { attribution, parameters } = await runMethod(method, model, input, { target: 967 }, settings as never);
             nodeRuns[`${backend} ${method}`] = (await attribution.data()) as Float32Array;
             attribution.dispose();
             if (method === 'grad_cam') expect(browserRuns[method].parameters.layer).toBe(parameters.layer);
@@ -280,7 +280,7 @@ describe('demo method list on MobileNet (webgpu) vs Node (wasm)', () => {
             }
           }
         } finally {
-          tf.dispose([image, input, display]);
+          tf.dispose([image, input]);
           model.dispose();
         }
       }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { Occlusion, occlusionSettings } from '@easy-explain/core';
+import { Occlusion } from '@easy-explain/core';
 import { loadModel, prepareInput, setupBackend, loadImage } from '../dist/index.js';
 
 const BAR_MS = 3000;
@@ -26,17 +26,17 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 await setupBackend('wasm');
 const model = await loadModel(modelJson);
 const decoded = await loadImage(photo);
-const { input, display } = prepareInput(decoded, 'mobilenet', model.inputShape);
+const { input } = await prepareInput(decoded, 'mobilenet', model.inputShape);
 tf.tidy(() => model.predict(input)).dispose();
 const bare = [];
 for (let i = 0; i < runs; i++) {
   const t0 = performance.now();
-  const attribution = await new Occlusion(model).attribute(input, { target: 285, ...occlusionSettings(3) });
+  const attribution = await new Occlusion(model).attribute(input, { target: 285, slidingWindowShapes: [45, 45, 3], strides: [9, 9, 3], baselines: 0 });
   await attribution.data();
   bare.push(performance.now() - t0);
   attribution.dispose();
 }
-[decoded, input, display].forEach((t) => t.dispose());
+[decoded, input].forEach((t) => t.dispose());
 model.dispose();
 
 const whole = [];

@@ -3,7 +3,8 @@ import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { ExplainError } from '@easy-explain/core';
+import { ExplainError } from '@easy-explain/core/internal';
+import { firstLine, resolveBackend } from '@easy-explain/runtime';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -75,22 +76,10 @@ export async function setupBackend(name: BackendName | string = 'auto'): Promise
   if (!BACKEND_NAMES.includes(name as BackendName)) {
     throw new ExplainError('invalid_option', `Unknown backend "${name}"; use one of: ${BACKEND_NAMES.join(', ')}.`);
   }
-  if (name === 'auto') {
-    const order = ['tensorflow', 'wasm', 'cpu'] as const;
-    for (const candidate of order) {
-      try {
-        await activate(candidate);
-        chosen = candidate;
-        return candidate;
-      } catch {
-        // Fall through to the next, slower backend.
-      }
-    }
-    throw new ExplainError('backend_unavailable', `No TF.js backend could be started (tried ${order.join(', ')}).`);
-  }
-  await activate(name as 'tensorflow' | 'wasm' | 'cpu');
-  chosen = name;
-  return name;
+  // 'auto' falls through to slower backends; resolveBackend records why each candidate was skipped.
+  const candidates = name === 'auto' ? (['tensorflow', 'wasm', 'cpu'] as const) : [name as 'tensorflow' | 'wasm' | 'cpu'];
+  chosen = await resolveBackend(candidates, (candidate) => activate(candidate as 'tensorflow' | 'wasm' | 'cpu'));
+  return chosen;
 }
 
 /** Sets up the 'auto' backend unless the caller already chose one; returns the backend in use. */
@@ -100,8 +89,5 @@ export async function ensureBackend(): Promise<string> {
   return setupBackend('auto');
 }
 
-export function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0];
-}
+export { firstLine };
 

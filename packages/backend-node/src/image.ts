@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
-import { ExplainError } from '@easy-explain/core';
+import { ExplainError } from '@easy-explain/core/internal';
 import { firstLine } from './backend.js';
 import { withTimeout } from './model.js';
 

@@ -1,4 +1,4 @@
-export const VERSION = '0.1.0';
+export { VERSION } from './version.js';
 
 export { setupBackend, wasmDirectory, BACKEND_NAMES, type BackendName } from './backend.js';
 export {
@@ -14,9 +14,11 @@ export {
   type ModelFormat,
 } from './model.js';
 export { loadImage, decodeImage, MAX_IMAGE_SIDE, type ImageSource, type RgbImage } from './image.js';
-export { imagenetLabels, loadLabels } from './labels.js';
-export { PRESET_NAMES, presetOptions, prepareInput, type PresetName } from './preset.js';
-export { DEFAULT_VIS_TYPES, DEFAULT_VIS_SIGNS, checkVis, parseVisRow } from './vis.js';
+export { loadLabels } from './labels.js';
+export { imagenetLabels, backendAttempts, type BackendAttempt } from '@easy-explain/runtime';
+export { PRESET_NAMES, presetOptions, type PresetName } from './preset.js';
+export { prepareInput, type PreparedInput } from '@easy-explain/runtime';
+export { DEFAULT_VIS_TYPES, DEFAULT_VIS_SIGNS, checkVis, parseVisRow } from '@easy-explain/runtime';
 export { registerFonts, drawRow, FIGURE_FONT, type Figure } from './figures.js';
 export { runEasyExplain, type EasyExplainOptions, type EasyExplainResult, type Explanation } from './explain.js';
 export { ExplainError } from '@easy-explain/core';

@@ -1,22 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ExplainError, parseLabels, type Labels } from '@easy-explain/core';
-// The 1000 ImageNet class names in the standard (Keras/PyTorch) order, as @tensorflow-models/mobilenet ships them.
-import { IMAGENET_CLASSES } from '@tensorflow-models/mobilenet/dist/imagenet_classes.js';
-
-let imagenet: Labels | undefined;
-
-/**
- * ImageNet's 1000 class names for the default model. Each entry's first synonym is used
- * ("tabby, tabby cat" → "tabby"), matching the short names of imagenet_class_index.json.
- */
-export function imagenetLabels(): Labels {
-  if (!imagenet) {
-    const names: string[] = [];
-    for (let i = 0; i < 1000; i++) names.push(String(IMAGENET_CLASSES[i]).split(',')[0].trim());
-    imagenet = parseLabels(names);
-  }
-  return imagenet;
-}
+import { ExplainError, parseLabels, type Labels } from '@easy-explain/core/internal';
 
 /** Labels from a JSON file: imagenet_class_index.json style, a {"0": "name"} map, or an array of names. */
 export async function loadLabels(path: string): Promise<Labels> {

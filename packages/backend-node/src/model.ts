@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
-import { asModel, ExplainError, type Labels, type Model, type OcclusionWorkerOptions, type OutputKind } from '@easy-explain/core';
+import { asModel, ExplainError, setOcclusionWorkers, type Labels, type Model, type OcclusionWorkerOptions, type OutputKind } from '@easy-explain/core/internal';
 import { ensureBackend, firstLine } from './backend.js';
 import { poolScorer, resolveWorkers, WorkerPool } from './pool/pool.js';
-import { imagenetLabels } from './labels.js';
+import { imagenetLabels } from '@easy-explain/runtime';
 import type { PresetName } from './preset.js';
 
 /** The model `@tensorflow-models/mobilenet` 1.x loads for version 1, alpha 0.75: the CLI's default. */
@@ -28,11 +28,6 @@ export interface LoadedModel extends Model {
   readonly labels?: Labels;
   /** The underlying tf.LayersModel or tf.GraphModel. */
   readonly tfModel: tfl.LayersModel | tfc.GraphModel;
-  /**
-   * Occlusion in worker threads (`workers` option): each worker loads this model again from `source` on the main
-   * thread's backend. The pool starts on first use, is reused by later calls and ends with dispose().
-   */
-  occlusionScorer(options: OcclusionWorkerOptions): ReturnType<NonNullable<Model['occlusionScorer']>>;
   /** Frees the model's weights and ends its occlusion workers. */
   dispose(): void;
 }
@@ -264,21 +259,23 @@ async function loadFromFiles(files: ModelFiles, where: string, options: LoadMode
       preset,
       labels: options.labels,
       tfModel: inner,
-      occlusionScorer(request: OcclusionWorkerOptions) {
-        const count = resolveWorkers(request.workers);
-        if (count <= 1) return undefined;
-        if (!pool) {
-          // Files read from disk are read again by each worker; downloaded ones are handed over, not fetched again.
-          pool = new WorkerPool({ source: where, files: downloaded ? files : undefined, outputKind: model.outputKind, outputLayer: options.outputLayer });
-          pools.set(loaded, pool);
-        }
-        return { workers: count, scorer: poolScorer(pool, count, request) };
-      },
       dispose: () => {
         // The closed pool stays, so a later call says the model was disposed.
         void pool?.close();
         inner.dispose();
       },
+    });
+    // Occlusion in worker threads (`workers` option): each worker loads this model again from `source` on the main
+    // thread's backend. The pool starts on first use, is reused by later calls and ends with dispose().
+    setOcclusionWorkers(loaded, (request: OcclusionWorkerOptions) => {
+      const count = resolveWorkers(request.workers);
+      if (count <= 1) return undefined;
+      if (!pool) {
+        // Files read from disk are read again by each worker; downloaded ones are handed over, not fetched again.
+        pool = new WorkerPool({ source: where, files: downloaded ? files : undefined, outputKind: model.outputKind, outputLayer: options.outputLayer });
+        pools.set(loaded, pool);
+      }
+      return { workers: count, scorer: poolScorer(pool, count, request) };
     });
     return loaded;
   } catch (error) {

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { METHOD_NAMES, type MethodName, type Prediction } from '@easy-explain/core';
+import { METHOD_NAMES, type MethodName, type Prediction } from '@easy-explain/core/internal';
 import type { VisMethod, VisSign } from '@easy-explain/viz';
 import { BACKEND_NAMES, setupBackend } from './backend.js';
 import { runEasyExplain } from './explain.js';
@@ -9,8 +9,9 @@ import { decodeImage } from './image.js';
 import { loadLabels } from './labels.js';
 import { DEFAULT_MODEL_URL, resolveModel } from './model.js';
 import { checkPreset, PRESET_NAMES } from './preset.js';
-import { parseVisRow } from './vis.js';
-import { VERSION } from './index.js';
+import { parseVisRow } from '@easy-explain/runtime';
+import { methodOptionsFromFlags } from './cli-methods.js';
+import { VERSION } from './version.js';
 
 export const DEFAULT_OUT_DIR = 'easy-explain-out';
 
@@ -265,13 +266,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         totalPreds: top,
         target,
         method,
-        window,
-        stride,
-        baseline,
-        workers,
-        steps,
-        samples,
-        layer: o.layer,
+        methodOptions: methodOptionsFromFlags(method, { window, stride, baseline, workers, steps, samples, layer: o.layer }),
         preset,
         visTypes,
         visSigns,

@@ -51,7 +51,7 @@ describe('easy-explain CLI', () => {
     expect(explanation.target.index).toBe(top1);
     expect(explanation.predictions).toHaveLength(5);
     expect(explanation.backend).toBe('wasm');
-    expect(explanation.method).toEqual({ name: 'occlusion', parameters: { slidingWindowShapes: [45, 45, 3], strides: [9, 9, 3], baselines: 0, workers: AUTO_WORKERS } });
+    expect(explanation.method).toEqual({ name: 'occlusion', parameters: { slidingWindowShapes: [45, 45, 3], strides: [9, 9, 3], baselines: 0, workers: AUTO_WORKERS, incremental: true } });
     expect(explanation.image).toEqual({ source: image('chelsea.png'), width: 451, height: 300 });
     expect(explanation.model).toMatchObject({ source: MOBILENET, preset: 'mobilenet' });
     expect(explanation.timings.attributionMs).toBeGreaterThan(0);

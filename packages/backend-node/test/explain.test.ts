@@ -9,7 +9,7 @@ import { AUTO_WORKERS, EMOTION, image, MOBILENET, removeDir, tempDir } from './h
 let mobilenet: LoadedModel;
 let dir: string;
 // Coarse occlusion (16 forward passes) keeps these tests fast; the CLI test runs easy-explain's full setting once.
-const coarse = { window: 56, stride: 56 };
+const coarse = { methodOptions: { slidingWindowShapes: [56, 56] as [number, number], strides: 56 } };
 
 beforeAll(async () => {
   await setupBackend('wasm');
@@ -52,7 +52,7 @@ describe('runEasyExplain', () => {
     }
     expect(result.explanation.method).toEqual({
       name: 'occlusion',
-      parameters: { slidingWindowShapes: [56, 56, 3], strides: [56, 56, 3], baselines: 0, workers: AUTO_WORKERS },
+      parameters: { slidingWindowShapes: [56, 56, 3], strides: [56, 56, 3], baselines: 0, workers: AUTO_WORKERS, incremental: true },
     });
     expect(result.explanation.backend).toBe('wasm');
   });
@@ -80,8 +80,7 @@ describe('runEasyExplain', () => {
         image: face,
         labels: ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'],
         totalPreds: 3,
-        window: 16,
-        stride: 8,
+        methodOptions: { slidingWindowShapes: [16, 16], strides: 8 },
       });
       expect(result.predictions[0]).toMatchObject({ index: 3, label: 'happy' });
       expect(result.predictions[0].probability).toBeGreaterThan(0.9);
@@ -99,8 +98,7 @@ describe('runEasyExplain', () => {
     const controller = new AbortController();
     const error = await runEasyExplain(mobilenet, {
       image: image('chelsea.png'),
-      window: 45,
-      stride: 9,
+      methodOptions: { slidingWindowShapes: [45, 45], strides: 9 },
       signal: controller.signal,
       onProgress: () => controller.abort(),
     }).catch((e) => e);
@@ -112,7 +110,9 @@ describe('runEasyExplain', () => {
     ['an unknown vis method', { visTypes: [['sparkles']], visSigns: [['all']] }, 'invalid_option'],
     ['masked_image with sign all', { visTypes: [['masked_image']], visSigns: [['all']] }, 'invalid_sign'],
     ['rows that do not match', { visTypes: [['heat_map', 'original_image']], visSigns: [['all']] }, 'invalid_option'],
-    ['a window larger than the input', { window: 300 }, 'window_too_large'],
+    ['a window larger than the input', { methodOptions: { slidingWindowShapes: [300, 300] } }, 'window_too_large'],
+    ['an unknown method option value', { method: 'integrated_gradients', methodOptions: { method: 'simpson' } }, 'invalid_option'],
+    ['an unknown method', { method: 'lime' }, 'invalid_option'],
     ['a target past the last class', { target: 1000 }, 'invalid_target'],
     ['labels of the wrong size', { labels: ['cat', 'dog'] }, 'invalid_labels'],
     ['an unknown preset', { preset: 'sepia' }, 'invalid_option'],

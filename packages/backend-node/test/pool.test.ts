@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { asModel, Occlusion, preprocess, type OcclusionOptions } from '@easy-explain/core';
+import { asModel, Occlusion, preprocess, type OcclusionOptions } from '@easy-explain/core/internal';
 import { loadImage, loadModel, setupBackend, type LoadedModel } from '@easy-explain/backend-node';
 import { workerPoolOf } from '../src/model.js';
 import { HELP, runCli } from '../src/run-cli.js';
@@ -176,7 +176,7 @@ describe('occlusion workers errors and lifetime', () => {
     it(`lets the process exit ${dispose ? 'after dispose()' : 'without dispose() (idle workers are unref’d)'}`, async () => {
       const script = `
         import * as tf from '@tensorflow/tfjs-core';
-        import { Occlusion } from '@easy-explain/core';
+        import { Occlusion } from '@easy-explain/core/internal';
         import { loadModel, setupBackend } from '@easy-explain/backend-node';
         await setupBackend('wasm');
         const model = await loadModel(${JSON.stringify(join(REFERENCE, 'model', 'model.json'))});

@@ -3,7 +3,10 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { ExplainError } from '@easy-explain/core';
+import { ExplainError } from '@easy-explain/core/internal';
+import { resolveBackend } from '@easy-explain/runtime';
+
+export { backendAttempts, type BackendAttempt } from '@easy-explain/runtime';
 
 /** The order `setupBackend('auto')` tries: GPU first, then SIMD wasm, then plain JS. */
 export const WEB_BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -27,19 +30,7 @@ export interface SetupBackendOptions {
   order?: readonly string[];
 }
 
-export interface BackendAttempt {
-  name: string;
-  ok: boolean;
-  /** Why it was skipped, when it was. */
-  reason?: string;
-}
-
-let attempts: BackendAttempt[] = [];
-
-/** What the last `setupBackend` call tried, in order, with the reason each failed backend was skipped. */
-export function backendAttempts(): BackendAttempt[] {
-  return attempts.map((a) => ({ ...a }));
-}
+let backendAttemptsMade = false;
 
 function configure(options: SetupBackendOptions): void {
   const env = tf.env();
@@ -84,17 +75,17 @@ async function tryBackend(name: string): Promise<string | undefined> {
 export async function setupBackend(name: 'auto' | string = 'auto', options: SetupBackendOptions = {}): Promise<string> {
   configure(options);
   const candidates = name === 'auto' ? options.order ?? WEB_BACKENDS : [name];
-  attempts = [];
-  for (const candidate of candidates) {
-    let reason: string | undefined;
-    try {
-      reason = await tryBackend(candidate);
-    } catch (e) {
-      reason = e instanceof Error ? e.message : String(e);
-    }
-    attempts.push({ name: candidate, ok: reason === undefined, reason });
-    if (reason === undefined) return candidate;
-  }
-  const why = attempts.map((a) => `${a.name}: ${a.reason}`).join('; ');
-  throw new ExplainError('backend_unavailable', `No TF.js backend could start (${why}).`);
+  backendAttemptsMade = true;
+  return resolveBackend(candidates, async (candidate) => {
+    const reason = await tryBackend(candidate);
+    // A backend named explicitly must start: its reason becomes the error.
+    if (reason !== undefined && name !== 'auto') throw new ExplainError('backend_unavailable', `The ${candidate} backend cannot start here: ${reason}.`);
+    return reason;
+  });
+}
+
+/** Sets up the 'auto' backend unless one is running already; returns the backend in use. */
+export async function ensureBackend(): Promise<string> {
+  if (backendAttemptsMade) return tf.getBackend();
+  return setupBackend('auto');
 }

@@ -1,4 +1,4 @@
-import { ExplainError, type MethodName, type MethodSettings, type Prediction } from '@easy-explain/core';
+import { ExplainError, type MethodName, type MethodOptions, type Prediction } from '@easy-explain/core';
 import type { SetupBackendOptions } from './backend.js';
 import { decodeImage, type ImageSource, type RgbImage } from './image.js';
 import type { LoadModelOptions } from './model.js';
@@ -75,9 +75,9 @@ export class ExplainWorkerClient {
     return this.call({ type: 'predict', image: rgb, k });
   }
 
-  /** Attributes the last predicted image to `target` with a core method; cancel with `job.signal`. */
-  explain(method: MethodName, target: number, settings: MethodSettings = {}, job: JobOptions & { partial?: boolean } = {}): Promise<ExplainResult> {
-    return this.call({ type: 'explain', method, target, settings, partial: job.partial ?? false }, job);
+  /** Attributes the last predicted image to `target` with a method of core's table (its options in Captum's names); cancel with `job.signal`. */
+  explain(method: MethodName, target: number, options: MethodOptions = {}, job: JobOptions & { partial?: boolean } = {}): Promise<ExplainResult> {
+    return this.call({ type: 'explain', method, target, options, partial: job.partial ?? false }, job);
   }
 
   /**

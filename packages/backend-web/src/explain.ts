@@ -1,95 +1,65 @@
-import type * as tf from '@tensorflow/tfjs-core';
+// runEasyExplain in a browser: the shared pipeline of @easy-explain/runtime, with images decoded by the browser,
+// label files fetched, and figures drawn on canvases.
+import { ExplainError, parseLabels, type Labels, type Model } from '@easy-explain/core/internal';
 import {
-  ExplainError,
-  parseLabels,
-  predictClasses,
-  runMethod,
-  type Labels,
-  type MethodName,
-  type MethodSettings,
-  type Model,
-  type Prediction,
-} from '@easy-explain/core';
-import { makePanels, predictionName, renderFigure, type VisMethod, type VisSign } from '@easy-explain/viz';
+  explainImage,
+  type EasyExplainOptions as SharedOptions,
+  type EasyExplainResult as SharedResult,
+  type ExplainPlatform,
+  type Explanation,
+  type FigureInfo,
+  type ModelMetadata,
+} from '@easy-explain/runtime';
+import { makePanels, renderFigure } from '@easy-explain/viz';
+import { ensureBackend } from './backend.js';
 import { decodeImage, type ImageSource } from './image.js';
-import type { LoadedModel } from './model.js';
-import { checkPreset, type PresetName } from './preset.js';
-import { prepareInput } from './prepare.js';
+import { VERSION } from './version.js';
 
-export interface RunEasyExplainOptions extends MethodSettings {
-  image: ImageSource;
-  /** Labels, or a URL of a label JSON; default: the model's own. */
-  labels?: Labels | string;
-  totalPreds?: number;
-  target?: number;
-  method?: MethodName;
-  visTypes?: VisMethod[][];
-  visSigns?: VisSign[][];
-  /** Preprocessing; default the model's own preset, else 'imagenet'. */
-  preset?: PresetName;
-  onProgress?: (done: number, total: number) => void;
-  signal?: AbortSignal;
+/** One figure row drawn on a canvas (OffscreenCanvas where available). */
+export interface Figure extends FigureInfo {
+  canvas: OffscreenCanvas | HTMLCanvasElement;
 }
-
-export interface RunEasyExplainResult {
-  predictions: Prediction[];
-  target: number;
-  attribution: tf.Tensor4D;
-  parameters: Record<string, unknown>;
-  /** One canvas per row of visTypes (OffscreenCanvas where available). */
-  figures: (OffscreenCanvas | HTMLCanvasElement)[];
-}
+/** runEasyExplain's options: the shared ones, with the browser's image sources. */
+export type EasyExplainOptions = SharedOptions<ImageSource>;
+/** runEasyExplain's result: figures carry their canvas. */
+export type EasyExplainResult = SharedResult<Figure>;
+export type { Explanation };
 
 function newCanvas(width: number, height: number): OffscreenCanvas | HTMLCanvasElement {
   if (typeof OffscreenCanvas !== 'undefined') return new OffscreenCanvas(width, height);
   return Object.assign(document.createElement('canvas'), { width, height });
 }
 
-async function resolveLabels(labels: Labels | string | undefined, model: Model): Promise<Labels | undefined> {
-  if (labels === undefined) return (model as Partial<LoadedModel>).labels;
-  if (typeof labels !== 'string') return labels;
-  const response = await fetch(labels).catch((cause: unknown) => {
-    throw new ExplainError('invalid_labels', `Could not download the labels at ${labels}.`, { cause });
+async function fetchLabels(url: string, signal?: AbortSignal): Promise<Labels> {
+  const response = await fetch(url, { signal }).catch((cause: unknown) => {
+    throw new ExplainError('invalid_labels', `Could not download the labels at ${url}.`, { cause });
   });
-  if (!response.ok) throw new ExplainError('invalid_labels', `Could not download the labels at ${labels}: HTTP ${response.status}.`);
+  if (!response.ok) throw new ExplainError('invalid_labels', `Could not download the labels at ${url}: HTTP ${response.status}.`);
   return parseLabels(await response.json());
 }
+
+const webPlatform: ExplainPlatform<ImageSource, Figure> = {
+  tool: `easy-explain-ts ${VERSION}`,
+  ensureBackend,
+  decodeImage: (image) => decodeImage(image),
+  describeImage: (image) => (typeof image === 'string' ? image : image instanceof URL ? image.href : 'image'),
+  readLabels: (url, signal) => fetchLabels(url, signal as AbortSignal | undefined),
+  async drawFigure(attribution, image, methods, signs, title, options) {
+    const requests = methods.map((method, i) => ({ method, sign: signs[i], outlierPerc: options.outlierPerc }));
+    const panels = makePanels(attribution, image, requests, { label: title, onWarning: options.onWarning });
+    const canvas = renderFigure(newCanvas, panels);
+    return { methods, signs, titles: panels.map((p) => p.title ?? ''), width: canvas.width, height: canvas.height, canvas };
+  },
+};
 
 /**
  * easy-explain's one call, in the browser: top-k predictions, one attribution, one figure per row of
  * visTypes/visSigns drawn by viz. Runs on the calling thread: call it from a worker (or use ExplainWorkerClient)
- * for long attributions.
+ * for long attributions. `outDir` is Node's: a browser rejects it.
  */
-export async function runEasyExplain(model: Model, options: RunEasyExplainOptions): Promise<RunEasyExplainResult> {
-  const visTypes = options.visTypes ?? [['blended_heat_map', 'original_image']];
-  const visSigns = options.visSigns ?? [['all', 'all']];
-  if (visTypes.length !== visSigns.length || visTypes.some((row, i) => row.length !== visSigns[i].length)) {
-    throw new ExplainError('invalid_option', 'visTypes and visSigns must have the same rows of the same lengths.');
+export async function runEasyExplain(model: Model & ModelMetadata, options: EasyExplainOptions): Promise<EasyExplainResult> {
+  if (options.outDir !== undefined) {
+    throw new ExplainError('invalid_option', 'outDir writes files, which a browser cannot; draw result.figures[i].canvas or download them instead.');
   }
-  const labels = await resolveLabels(options.labels, model);
-  const preset = checkPreset(options.preset ?? (model as Partial<LoadedModel>).preset ?? 'imagenet');
-  const image = await decodeImage(options.image);
-  const { input, display } = await prepareInput(image, preset, model.inputShape);
-  try {
-    const predictions = await predictClasses(model, input, labels, options.totalPreds ?? 5);
-    const target = options.target ?? predictions[0].index;
-    const { attribution, parameters } = await runMethod(
-      options.method ?? 'occlusion',
-      model,
-      input,
-      { target, onProgress: options.onProgress, signal: options.signal },
-      options,
-    );
-    const [, h, w, c] = attribution.shape;
-    const attr = { data: (await attribution.data()) as Float32Array, height: h, width: w, channels: c };
-    const shown = { ...display, channels: 3 };
-    const name = predictionName(labels ? labels.name(target) : `class ${target}`);
-    const figures = visTypes.map((row, r) => {
-      const panels = makePanels(attr, shown, row.map((method, i) => ({ method, sign: visSigns[r][i] })), { label: name });
-      return renderFigure(newCanvas, panels);
-    });
-    return { predictions, target, attribution, parameters, figures };
-  } finally {
-    input.dispose();
-  }
+  return explainImage(webPlatform, model, options);
 }

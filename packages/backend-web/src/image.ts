@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ExplainError } from '@easy-explain/core';
+import { ExplainError } from '@easy-explain/core/internal';
 
 /** Decoded RGB pixels, 8 bits per channel, row-major HWC (as backend-node's RgbImage). */
 export interface RgbImage {

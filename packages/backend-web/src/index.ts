@@ -1,11 +1,11 @@
-export const VERSION = '0.1.0';
+export { VERSION } from './version.js';
 
-export { setupBackend, backendAttempts, WEB_BACKENDS, type BackendAttempt, type SetupBackendOptions, type WebBackendName } from './backend.js';
+export { setupBackend, ensureBackend, backendAttempts, WEB_BACKENDS, type BackendAttempt, type SetupBackendOptions, type WebBackendName } from './backend.js';
 export { decodeImage, loadImage, type ImageSource, type RgbImage } from './image.js';
 export { loadModel, DEFAULT_MODEL_URL, type LoadModelOptions, type LoadedModel, type ModelFormat, type ModelSource } from './model.js';
 export { PRESET_NAMES, checkPreset, geometry, presetOptions, toGray, type PresetName } from './preset.js';
-export { prepareInput, type PreparedInput } from './prepare.js';
-export { runEasyExplain, type RunEasyExplainOptions, type RunEasyExplainResult } from './explain.js';
+export { prepareInput, type PreparedInput, type EasyExplainOptions as SharedEasyExplainOptions } from '@easy-explain/runtime';
+export { runEasyExplain, type EasyExplainOptions, type EasyExplainResult, type Explanation, type Figure } from './explain.js';
 export { serveExplainWorker, type ExplainWorkerOptions } from './worker.js';
 export { serveOcclusionHelper, resolveWebWorkers } from './pool.js';
 export { ExplainWorkerClient, type JobOptions } from './client.js';

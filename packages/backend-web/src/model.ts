@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
-import { asModel, ExplainError, parseLabels, type Labels, type Model, type OutputKind } from '@easy-explain/core';
-// The 1000 ImageNet class names in the standard (Keras/PyTorch) order, as @tensorflow-models/mobilenet ships them.
-import { IMAGENET_CLASSES } from '@tensorflow-models/mobilenet/dist/imagenet_classes.js';
+import { asModel, ExplainError, parseLabels, type Labels, type Model, type OutputKind } from '@easy-explain/core/internal';
+import { imagenetLabels } from '@easy-explain/runtime';
 import { checkPreset, type PresetName } from './preset.js';
 
 /** The model `@tensorflow-models/mobilenet` 1.x loaded: MobileNet v1, width 0.75, 224×224, probabilities. */
@@ -98,11 +97,6 @@ async function artifactsFromUrl(url: string, onProgress?: (fraction: number) => 
 function isGraph(artifacts: tf.io.ModelArtifacts): boolean {
   const topology = artifacts.modelTopology as { node?: unknown } | undefined;
   return artifacts.format === 'graph-model' || Array.isArray(topology?.node);
-}
-
-function imagenetLabels(): Labels {
-  // First synonym only ("tabby, tabby cat" → "tabby"), as backend-node and imagenet_class_index.json name them.
-  return parseLabels(Array.from({ length: 1000 }, (_, i) => String(IMAGENET_CLASSES[i]).split(',')[0].trim()));
 }
 
 /**

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   ExplainError,
   inThreadPoolWorker,
+  setOcclusionWorkers,
   MAX_AUTO_WORKERS,
   occlusionPoolScorer,
   OcclusionPoolJobs,
@@ -15,7 +16,7 @@ import {
   type OcclusionWorkers,
   type OutputKind,
   type PooledOcclusionWorker,
-} from '@easy-explain/core';
+} from '@easy-explain/core/internal';
 import { setupBackend, type SetupBackendOptions } from './backend.js';
 import { loadModel, type LoadedModel } from './model.js';
 import type { WorkerScope } from './protocol.js';
@@ -109,7 +110,7 @@ class HelperWorker implements PooledOcclusionWorker {
 }
 
 /**
- * Gives `model` the `occlusionScorer` hook of core's Occlusion: with `workers` > 1 (or 'auto' on a CPU backend) this
+ * Registers occlusion workers for a copy of `model` (core's setOcclusionWorkers): with `workers` > 1 (or 'auto' on a CPU backend) this
  * worker scores one share and `workers − 1` helpers from `spawn` score the rest. `dispose()` also ends the helpers.
  */
 export function withOcclusionHelpers(
@@ -122,26 +123,27 @@ export function withOcclusionHelpers(
     const init = { backend, backendOptions: backendOptions(), artifacts: model.artifacts, outputKind: model.outputKind, outputLayer: model.outputLayer };
     return new HelperWorker(spawn(), init, onGone);
   });
-  return {
+  const pooled = {
     ...model,
     helpers: pool,
-    occlusionScorer(options: OcclusionWorkerOptions): OcclusionWorkers | undefined {
-      const count = resolveWebWorkers(options.workers, tf.getBackend());
-      if (count <= 1) return undefined;
-      return {
-        workers: count,
-        scorer: async (context) => {
-          const here = inThreadPoolWorker(model);
-          const factory = occlusionPoolScorer(async () => [here, ...(await pool.acquire(count - 1))], options);
-          return factory(context);
-        },
-      };
-    },
     dispose() {
       void pool.close();
       model.dispose();
     },
   };
+  setOcclusionWorkers(pooled, (options: OcclusionWorkerOptions): OcclusionWorkers | undefined => {
+    const count = resolveWebWorkers(options.workers, tf.getBackend());
+    if (count <= 1) return undefined;
+    return {
+      workers: count,
+      scorer: async (context) => {
+        const here = inThreadPoolWorker(model);
+        const factory = occlusionPoolScorer(async () => [here, ...(await pool.acquire(count - 1))], options);
+        return factory(context);
+      },
+    };
+  });
+  return pooled;
 }
 
 /**

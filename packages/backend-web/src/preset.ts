@@ -6,4 +6,4 @@ export {
   presetOptions,
   toGray,
   type PreprocessPreset as PresetName,
-} from '@easy-explain/core';
+} from '@easy-explain/core/internal';

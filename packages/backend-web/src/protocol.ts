@@ -1,4 +1,4 @@
-import type { InterpolateMode, IntegrationMethod, MethodName, MethodSettings, NoiseTunnelType, Prediction, OutputKind } from '@easy-explain/core';
+import type { InterpolateMode, IntegrationMethod, MethodName, MethodOptions, NoiseTunnelType, Prediction, OutputKind } from '@easy-explain/core';
 import type { PresetName } from './preset.js';
 import type { BackendAttempt, SetupBackendOptions } from './backend.js';
 import type { RgbImage } from './image.js';
@@ -19,7 +19,7 @@ export type WorkerRequest =
       options: { outputKind?: OutputKind; preset?: PresetName; labels?: unknown; outputLayer?: string };
     }
   | { type: 'predict'; image: RgbImage; k: number }
-  | { type: 'explain'; method: MethodName; target: number; settings: MethodSettings; partial: boolean }
+  | { type: 'explain'; method: MethodName; target: number; options: MethodOptions; partial: boolean }
   | {
       type: 'attribute';
       input: Float32Array;
@@ -50,8 +50,8 @@ export type RawInnerOptions =
   | { method: 'guided_backprop' };
 
 /**
- * A core attributor run directly on a raw [N,H,W,C] input, with Captum's parameters (core's option names): for
- * parity checks against reference data. integrated_gradients reports `parameters.convergenceDelta`; layer_grad_cam
+ * A method of core's table run directly on a raw [N,H,W,C] input, with Captum's parameters: for parity checks
+ * against reference data. `method` names the table entry, so IG's integration method is `igMethod` here. integrated_gradients reports `parameters.convergenceDelta`; layer_grad_cam
  * returns the layer map [N,h,w,1], or the map resized by `LayerGradCam.interpolate` when `interpolate` is given.
  */
 export type RawAttributeOptions =

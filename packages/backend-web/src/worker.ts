@@ -1,106 +1,51 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  ExplainError,
-  GuidedBackprop,
-  GuidedGradCam,
-  IntegratedGradients,
-  LayerGradCam,
-  NoiseTunnel,
-  Occlusion,
   predictClasses,
   runMethod,
-  Saliency,
-  type AttributeOptions,
-  type Attributor,
+  type MethodOptions,
+  type MethodResult,
   type Model,
+  type NoiseTunnelInner,
   type OcclusionWorkerPool,
   type PooledOcclusionWorker,
   type Prediction,
-} from '@easy-explain/core';
-import { backendAttempts, setupBackend, type SetupBackendOptions } from './backend.js';
+} from '@easy-explain/core/internal';
+import { backendAttempts, prepareInput } from '@easy-explain/runtime';
+import { setupBackend, type SetupBackendOptions } from './backend.js';
 import { loadModel, type LoadedModel } from './model.js';
 import { resolveWebWorkers, withOcclusionHelpers } from './pool.js';
-import { prepareInput } from './prepare.js';
 import type { BackendInfo, ExplainResult, ModelInfo, RawAttributeOptions, RawInnerOptions, WorkerReply, WorkerRequest, WorkerScope } from './protocol.js';
 
 type Run = { target: number | number[]; onProgress: (done: number, total: number) => void; signal: AbortSignal };
 
-/** An inner gradient method of a noise tunnel, with its options bound. */
-function innerAttributor(m: Model, inner: RawInnerOptions): Attributor {
-  switch (inner.method) {
-    case 'integrated_gradients': {
-      const ig = new IntegratedGradients(m);
-      const options = { nSteps: inner.nSteps, method: inner.igMethod, baselines: inner.baselines, internalBatchSize: inner.internalBatchSize };
-      return { attribute: (x, o: AttributeOptions) => ig.attribute(x, { ...o, ...options }) };
-    }
-    case 'saliency': {
-      const saliency = new Saliency(m);
-      return { attribute: (x, o: AttributeOptions) => saliency.attribute(x, { ...o, abs: inner.abs }) };
-    }
-    case 'guided_backprop':
-      return new GuidedBackprop(m);
-    default:
-      throw new ExplainError('invalid_option', `A noise tunnel wraps integrated_gradients, saliency or guided_backprop; got ${String((inner as { method?: unknown })?.method)}.`);
+/** A gradient method's raw options as the method table's (IG's `igMethod` is its `method` there). */
+function innerOptions(inner: RawInnerOptions): NoiseTunnelInner {
+  const { method, ...rest } = inner;
+  if (method === 'integrated_gradients') {
+    const { igMethod, ...ig } = rest as Omit<Extract<RawInnerOptions, { method: 'integrated_gradients' }>, 'method'>;
+    return { method, options: { ...ig, method: igMethod } };
   }
+  return { method, options: rest } as NoiseTunnelInner;
 }
 
-/** Runs one core attributor by its raw options (see RawAttributeOptions); returns the attribution and what was used. */
-async function rawAttribute(
-  m: Model,
-  x: tf.Tensor4D,
-  options: RawAttributeOptions,
-  run: Run,
-): Promise<{ attribution: tf.Tensor4D; parameters: Record<string, unknown> }> {
-  switch (options.method) {
-    case undefined:
-    case 'occlusion': {
-      const { method: _method, ...rest } = options;
-      const occlusion = new Occlusion(m);
-      const attribution = await occlusion.attribute(x, { ...rest, ...run });
-      return { attribution, parameters: { method: 'occlusion', ...rest, workers: occlusion.workers } };
+/** Runs one entry of core's method table on raw options (see RawAttributeOptions). */
+async function rawAttribute(m: Model, x: tf.Tensor4D, options: RawAttributeOptions, run: Run): Promise<MethodResult> {
+  const name = options.method ?? 'occlusion';
+  if (name === 'noise_tunnel') {
+    const { noise: values, inner, method: _method, ...rest } = options as Extract<RawAttributeOptions, { method: 'noise_tunnel' }>;
+    const noise = values ? tf.tensor4d(values, [x.shape[0] * (rest.ntSamples ?? 5), x.shape[1], x.shape[2], x.shape[3]]) : undefined;
+    try {
+      return await runMethod('noise_tunnel', m, x, run, { ...rest, inner: innerOptions(inner), noise });
+    } finally {
+      noise?.dispose();
     }
-    case 'integrated_gradients': {
-      const { attribution, delta } = await new IntegratedGradients(m).attributeWithDelta(x, {
-        ...run,
-        nSteps: options.nSteps,
-        method: options.igMethod,
-        baselines: options.baselines,
-        internalBatchSize: options.internalBatchSize,
-      });
-      return { attribution, parameters: { ...options, convergenceDelta: delta } };
-    }
-    case 'saliency':
-    case 'guided_backprop':
-      return { attribution: await innerAttributor(m, options).attribute(x, run), parameters: { ...options } };
-    case 'layer_grad_cam': {
-      const cam = new LayerGradCam(m, options.layer);
-      const map = await cam.attribute(x, { ...run, reluAttributions: options.reluAttributions });
-      const parameters = { ...options, layer: cam.layer, mapShape: map.shape };
-      if (!options.interpolate) return { attribution: map, parameters };
-      try {
-        return { attribution: LayerGradCam.interpolate(map, options.interpolate.size, options.interpolate.mode), parameters };
-      } finally {
-        map.dispose();
-      }
-    }
-    case 'guided_grad_cam': {
-      const guided = new GuidedGradCam(m, options.layer);
-      const attribution = await guided.attribute(x, { ...run, interpolateMode: options.interpolateMode });
-      return { attribution, parameters: { ...options, layer: guided.layer } };
-    }
-    case 'noise_tunnel': {
-      const { noise: values, inner, method: _method, ...rest } = options;
-      const noise = values ? tf.tensor4d(values, [x.shape[0] * (rest.ntSamples ?? 5), x.shape[1], x.shape[2], x.shape[3]]) : undefined;
-      try {
-        const attribution = await new NoiseTunnel(innerAttributor(m, inner)).attribute(x, { ...run, ...rest, noise });
-        return { attribution, parameters: { ...rest, inner, injectedNoise: !!noise } };
-      } finally {
-        noise?.dispose();
-      }
-    }
-    default:
-      throw new ExplainError('invalid_option', `Unknown raw attribution method "${String((options as { method?: unknown }).method)}".`);
   }
+  const inner = name === 'integrated_gradients' || name === 'saliency' || name === 'guided_backprop' ? innerOptions(options as RawInnerOptions) : undefined;
+  const { method: _method, ...rest } = options;
+  const tableOptions = (inner?.options ?? rest) as MethodOptions;
+  // Parity runs ask for exactly what they give: occlusion stays in this worker unless workers are named.
+  const defaults = name === 'occlusion' ? { workers: 1 } : {};
+  return runMethod(name, m, x, run, { ...defaults, ...tableOptions } as never);
 }
 
 export interface ExplainWorkerOptions {
@@ -223,7 +168,7 @@ export function serveExplainWorker(scope: WorkerScope, options: ExplainWorkerOpt
             x,
             // Occlusion with live maps: the coarse grid first, then the full one (identical final map).
             { target: request.target, onProgress, signal, ...(request.partial ? { progressive: true, onPartial } : {}) },
-            request.settings,
+            request.options,
           ),
         );
         return { value: result, transfer: [result.attribution.buffer] };

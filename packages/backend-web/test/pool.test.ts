@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { Occlusion, type OcclusionOptions } from '@easy-explain/core';
+import { Occlusion, type OcclusionOptions } from '@easy-explain/core/internal';
 import { loadModel, serveOcclusionHelper, setupBackend, type LoadedModel } from '../src/index.js';
 import { withOcclusionHelpers } from '../src/pool.js';
 

@@ -10,7 +10,7 @@ import {
   IntegratedGradients,
   LayerGradCam,
   Saliency,
-} from '@easy-explain/core';
+} from '@easy-explain/core/internal';
 
 const MODEL = fileURLToPath(new URL('../../../../shared/models/mobilenet_v1_0.75_224/model.json', import.meta.url));
 const RUNS = 3;

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 // Loading and backend setup are backend-node's, as a user's script would do it.
 import { loadModel, setupBackend } from '@easy-explain/backend-node';
-import { incrementalScorer, Occlusion, occlusionFlops, preprocess, defaultPerturbationsPerEval } from '@easy-explain/core';
+import { incrementalScorer, Occlusion, occlusionFlops, preprocess, defaultPerturbationsPerEval } from '@easy-explain/core/internal';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../../..');

@@ -1,7 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ExplainError } from './errors.js';
-import type { AblationScorerFactory } from './attributors/feature-ablation.js';
-import type { AbortSignalLike } from './platform.js';
 
 export type OutputKind = 'logits' | 'probabilities';
 
@@ -28,33 +26,6 @@ export interface Model {
   readonly tfModel?: LayersModelLike | GraphModelLike;
   /** The layer (or graph node) whose output is used as the scores, when it is not the model's own output. */
   readonly outputLayer?: string;
-  /**
-   * Occlusion across worker threads, for models that can be rebuilt in another thread (backend-node's loadModel
-   * provides it). Returns the scorer and the number of workers it spreads each batch over, or undefined to run in
-   * the caller's thread (e.g. 'auto' on a one-core host). Called by Occlusion when `workers` is not 1.
-   */
-  occlusionScorer?(options: OcclusionWorkerOptions): OcclusionWorkers | undefined;
-}
-
-/** What Occlusion asks of `Model.occlusionScorer`. */
-export interface OcclusionWorkerOptions {
-  /** Worker threads wanted: a count, or 'auto' for what the host offers. */
-  workers: number | 'auto';
-  /** As OcclusionOptions.incremental: the workers build the scorer the caller's thread would have built. */
-  incremental?: boolean | { approximate?: { tau: number } };
-  onWarning?: (message: string) => void;
-  /** Lets a batch in flight be abandoned at once instead of after the workers finish it. */
-  signal?: AbortSignalLike;
-}
-
-/**
- * A scorer that spreads batches over `workers` threads. Its context's `perturbationsPerEval` is the batch each
- * worker evaluates; `scoreRegions` receives up to `workers` such batches at once, cut at the same boundaries a
- * single thread would use, so every worker scores exactly the batches the single-thread run scores.
- */
-export interface OcclusionWorkers {
-  workers: number;
-  scorer: AblationScorerFactory;
 }
 
 /** The parts of a tfjs-layers LayersModel that core uses. Structural, so core does not import tfjs-layers. */

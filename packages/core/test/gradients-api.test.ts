@@ -12,7 +12,7 @@ import {
   runMethod,
   Saliency,
   type Model,
-} from '@easy-explain/core';
+} from '@easy-explain/core/internal';
 import { join } from 'node:path';
 import { REFERENCE, loadLayersModel, readJson, useBackend } from './helpers';
 
@@ -108,8 +108,8 @@ describe('gradient methods: errors, leaks and runMethod', () => {
     it(`runMethod('${method}') returns the input's shape and frees everything`, async () => {
       const before = tf.memory().numTensors;
       const progress: number[] = [];
-      const settings = method === 'occlusion' ? { window: 8, stride: 8 } : { steps: 8, samples: 3 };
-      const { attribution, parameters } = await runMethod(method, model, x, { target: 4, onProgress: (d, t) => progress.push(d / t) }, settings);
+      const settings = { occlusion: { slidingWindowShapes: [8, 8], strides: 8, workers: 1 }, integrated_gradients: { nSteps: 8 }, smoothgrad: { ntSamples: 3 } }[method as string] ?? {};
+      const { attribution, parameters } = await runMethod(method, model, x, { target: 4, onProgress: (d, t) => progress.push(d / t) }, settings as never);
       expect(attribution.shape).toEqual([1, 32, 32, 3]);
       expect(Number.isFinite(tf.tidy(() => tf.sum(tf.abs(attribution)).dataSync()[0]))).toBe(true);
       attribution.dispose();

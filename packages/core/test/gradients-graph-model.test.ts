@@ -1,7 +1,7 @@
 // Layer methods on a GraphModel (named nodes): the emotion mini-Xception from ../shared, on cpu.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { asModel, ExplainError, LayerGradCam, type Model } from '@easy-explain/core';
+import { asModel, ExplainError, LayerGradCam, type Model } from '@easy-explain/core/internal';
 import { join } from 'node:path';
 import { SHARED, loadGraphModel, maxAbsDiff, useBackend } from './helpers';
 

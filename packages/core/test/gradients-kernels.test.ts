@@ -1,7 +1,7 @@
 // Core's gradient rules: depthwise input gradients and first-maximum max-pool gradients on every backend.
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { withGradientRules } from '@easy-explain/core';
+import { withGradientRules } from '@easy-explain/core/internal';
 import { maxAbsDiff, setKernelLeakChecks, useBackend } from './helpers';
 
 type Pad = 'same' | 'valid';

@@ -1,7 +1,7 @@
 // Gradient methods on MobileNet v1 0.75 (../shared/models) on the wasm backend: completeness and Grad-CAM's focus.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { asModel, IntegratedGradients, LayerGradCam, preprocess, Saliency, type Model } from '@easy-explain/core';
+import { asModel, IntegratedGradients, LayerGradCam, preprocess, Saliency, type Model } from '@easy-explain/core/internal';
 import { join } from 'node:path';
 import { SHARED, loadLayersModel, loadPhoto, setKernelLeakChecks, useBackend } from './helpers';
 

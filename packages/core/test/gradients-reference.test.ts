@@ -12,7 +12,7 @@ import {
   Saliency,
   type IntegrationMethod,
   type Model,
-} from '@easy-explain/core';
+} from '@easy-explain/core/internal';
 import { join } from 'node:path';
 import { REFERENCE, loadLayersModel, maxAbsDiff, readJson, setKernelLeakChecks, useBackend } from './helpers';
 

@@ -1,7 +1,7 @@
 // Incremental occlusion on the real models (wasm): equal to full recomputation within 1e-4 relative.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { asModel, Occlusion, preprocess, type OcclusionOptions } from '@easy-explain/core';
+import { asModel, Occlusion, preprocess, type OcclusionOptions } from '@easy-explain/core/internal';
 import type { AblationScorerFactory } from '../src/attributors/feature-ablation';
 import { incrementalScorer, occlusionFlops, planIncremental, type IncrementalOptions, type IncrementalScorer } from '../src/incremental/index';
 import { join } from 'node:path';

@@ -1,7 +1,7 @@
 // Incremental occlusion equals full recomputation (and Captum) on the reference fixture, on wasm.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { asModel, Occlusion, type Model } from '@easy-explain/core';
+import { asModel, Occlusion, type Model } from '@easy-explain/core/internal';
 import { incrementalScorer, planIncremental, type IncrementalScorer } from '../src/incremental/index';
 import { join } from 'node:path';
 import { REFERENCE, loadLayersModel, maxAbsDiff, readJson, useBackend } from './helpers';

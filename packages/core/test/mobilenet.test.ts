@@ -1,7 +1,7 @@
 // MobileNet v1 0.75 (../shared/models) on real photos: predictions, preprocessing and easy-explain's Occlusion.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { asModel, Occlusion, parseLabels, predictClasses, preprocess, windowCount, type Model } from '@easy-explain/core';
+import { asModel, Occlusion, parseLabels, predictClasses, preprocess, windowCount, type Model } from '@easy-explain/core/internal';
 import { join } from 'node:path';
 import { SHARED, loadLayersModel, loadPhoto, readJson, useBackend } from './helpers';
 

@@ -2,7 +2,7 @@
 // a Captum input [N, 3] becomes an image [N, 1, 3, 1], a window (k,) becomes [1, k, 1].
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { asModel, ExplainError, Occlusion, type OcclusionOptions } from '@easy-explain/core';
+import { asModel, ExplainError, Occlusion, type OcclusionOptions } from '@easy-explain/core/internal';
 import { useBackend } from './helpers';
 
 /** Captum's BasicModel_MultiLayer: identity, Linear(3→4, W=1, b=[-10,1,1,1]), ReLU, Linear(4→2, W=1, b=[-1,1]). */

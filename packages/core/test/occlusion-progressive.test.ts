@@ -1,7 +1,7 @@
 // Progressive occlusion: a coarse map within a tenth of the windows, then the exact map, identical to a plain run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { asModel, Occlusion, type Model } from '@easy-explain/core';
+import { asModel, Occlusion, type Model } from '@easy-explain/core/internal';
 import { join } from 'node:path';
 import { REFERENCE, loadLayersModel, readJson, useBackend } from './helpers';
 

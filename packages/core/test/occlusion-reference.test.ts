@@ -1,7 +1,7 @@
 // Parity with Captum 0.8.0's Occlusion on the reference fixture (../shared/reference/occlusion.json).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { asModel, Occlusion, type Model } from '@easy-explain/core';
+import { asModel, Occlusion, type Model } from '@easy-explain/core/internal';
 import { join } from 'node:path';
 import { REFERENCE, loadLayersModel, maxAbsDiff, readJson, useBackend } from './helpers';
 

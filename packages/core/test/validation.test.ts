@@ -10,7 +10,7 @@ import {
   preprocess,
   defaultPerturbationsPerEval,
   type OcclusionOptions,
-} from '@easy-explain/core';
+} from '@easy-explain/core/internal';
 import { useBackend } from './helpers';
 
 // A toy classifier: class k scores the mean of channel k, so the answers are known by hand.

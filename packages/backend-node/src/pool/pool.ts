@@ -14,7 +14,7 @@ import {
   type OcclusionPoolRequest,
   type OcclusionWorkerOptions,
   type PooledOcclusionWorker,
-} from '@easy-explain/core';
+} from '@easy-explain/core/internal';
 import { firstLine } from '../backend.js';
 import type { ErrorData, Reply, Request, WorkerInit } from './protocol.js';
 

@@ -2,7 +2,7 @@
 // OcclusionPoolJobs, so its scores equal the main thread's bit for bit.
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { OcclusionPoolJobs } from '@easy-explain/core';
+import { OcclusionPoolJobs } from '@easy-explain/core/internal';
 import { setupBackend } from '../backend.js';
 import { loadModel, loadModelFiles, type LoadedModel } from '../model.js';
 import type { ErrorData, Reply, Request, WorkerInit } from './protocol.js';

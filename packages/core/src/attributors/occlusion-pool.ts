@@ -3,10 +3,11 @@
 // scores them with the scorer the caller's thread would have built. So the merged map equals one thread's bit for bit.
 import * as tf from '@tensorflow/tfjs-core';
 import { ExplainError, throwIfAborted } from '../errors.js';
-import type { Model, OcclusionWorkerOptions } from '../model.js';
+import type { Model } from '../model.js';
 import type { AbortSignalLike } from '../platform.js';
 import type { AblationScorer, AblationScorerFactory, Region } from './feature-ablation.js';
 import { occlusionScorerFactory } from './occlusion.js';
+import type { OcclusionWorkerOptions } from './occlusion-workers.js';
 
 /** What the caller's side asks a worker. A worker answers its requests one at a time, in the order sent. */
 export type OcclusionPoolRequest =

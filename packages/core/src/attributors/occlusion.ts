@@ -3,6 +3,7 @@ import { ExplainError } from '../errors.js';
 import { incrementalScorer } from '../incremental/index.js';
 import type { Model } from '../model.js';
 import { checkImageBatch, positiveInteger } from './attributor.js';
+import { occlusionWorkersOf } from './occlusion-workers.js';
 import {
   AblationAttributor,
   defaultPerturbationsPerEval,
@@ -30,8 +31,8 @@ export interface OcclusionOptions extends AblationOptions {
   onWarning?: (message: string) => void;
   /**
    * Worker threads to spread the windows over: 1 (default) runs in this thread; a number > 1 or 'auto' (the
-   * host's cores, as the model decides) uses the model's `occlusionScorer` (backend-node's loadModel models have
-   * one). Each worker scores whole batches of `perturbationsPerEval` windows, the same batches one thread would
+   * host's cores, as the backend decides) uses the workers the backend registered for the model (models from
+   * either backend's loadModel have them; see `setOcclusionWorkers`). Each worker scores whole batches of `perturbationsPerEval` windows, the same batches one thread would
    * score, so the map is identical bit for bit. A model without the hook (a plain function, an asModel wrapper)
    * runs in this thread; for an explicit count `onWarning` says so.
    */
@@ -82,8 +83,9 @@ export class Occlusion extends AblationAttributor<OcclusionOptions> {
       throw new ExplainError('invalid_option', `workers must be a positive integer or 'auto'; got ${String(workers)}.`);
     }
     if (options.scorer) return super.attribute(input, options);
+    const provider = occlusionWorkersOf(this.model);
     if (workers !== 1) {
-      if (!this.model.occlusionScorer) {
+      if (!provider) {
         if (workers !== 'auto') {
           options.onWarning?.(
             `This model cannot run in worker threads (only models loaded from a model.json can); occlusion runs in this thread.`,
@@ -92,7 +94,7 @@ export class Occlusion extends AblationAttributor<OcclusionOptions> {
       } else {
         checkImageBatch(input);
         const perEval = positiveInteger(options.perturbationsPerEval, 'perturbationsPerEval', defaultPerturbationsPerEval(input.shape));
-        const pooled = this.model.occlusionScorer({ workers, incremental, onWarning: options.onWarning, signal: options.signal });
+        const pooled = provider({ workers, incremental, onWarning: options.onWarning, signal: options.signal });
         if (pooled && pooled.workers > 1) {
           this.workers = pooled.workers;
           // The base hands over `workers` single-thread batches at a time; each worker takes one.

@@ -1,9 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { preprocess } from '@easy-explain/core';
-import type { RgbImage } from './image.js';
-import { geometry, presetOptions, toGray, type PresetName } from './preset.js';
+import { preprocess, presetGeometry, presetOptions, toGray, type PreprocessPreset } from '@easy-explain/core/internal';
 
-/** What the model sees and what a figure shows: the same resize and crop, the second kept in 0..255 RGB. */
+/** Decoded RGB pixels, 8 bits per channel, row-major HWC. */
+export interface RgbImage {
+  data: Uint8Array;
+  height: number;
+  width: number;
+}
+
+/** What the model sees and what a figure shows: the same resize and crop, the second kept as 0..255 RGB bytes. */
 export interface PreparedInput {
   /** [1,h,w,C] float32, normalised for the model; the caller disposes it. */
   input: tf.Tensor4D;
@@ -11,10 +16,15 @@ export interface PreparedInput {
   display: RgbImage & { channels: 3 };
 }
 
-export async function prepareInput(image: RgbImage | tf.Tensor3D, preset: PresetName, inputShape?: [number, number, number]): Promise<PreparedInput> {
+/** Prepares a decoded image (RGB bytes, or a [H,W,3] 0..255 tensor the caller keeps) for a model. */
+export async function prepareInput(
+  image: RgbImage | tf.Tensor3D,
+  preset: PreprocessPreset,
+  inputShape?: [number, number, number],
+): Promise<PreparedInput> {
   const pixels = image instanceof tf.Tensor ? image : tf.tensor3d(Float32Array.from(image.data), [image.height, image.width, 3]);
   try {
-    const shown = tf.tidy(() => preprocess(pixels, geometry(inputShape)));
+    const shown = tf.tidy(() => preprocess(pixels, presetGeometry(inputShape)));
     const [, height, width] = shown.shape;
     const values = await shown.data();
     shown.dispose();

@@ -1,0 +1,72 @@
+// Everything the backends and tests use beyond the public API. Not covered by semver: import from
+// '@easy-explain/core/internal' only inside this project.
+export * from './index.js';
+export { throwIfAborted } from './errors.js';
+export { yieldToEventLoop } from './platform.js';
+export { predictScores } from './model.js';
+export { baselineValues, checkImageBatch, positiveInteger, resolveTargets } from './attributors/attributor.js';
+export {
+  AblationAttributor,
+  defaultPerturbationsPerEval,
+  fullForwardScorer,
+  MAX_DEFAULT_PERTURBATIONS_PER_EVAL,
+  PERTURBATION_BATCH_BYTES,
+  type AblationContext,
+  type AblationOptions,
+  type AblationScorer,
+  type AblationScorerFactory,
+  type Region,
+} from './attributors/feature-ablation.js';
+export { checkWindows, occlusionScorerFactory } from './attributors/occlusion.js';
+export {
+  occlusionWorkersOf,
+  setOcclusionWorkers,
+  type OcclusionWorkerOptions,
+  type OcclusionWorkers,
+  type OcclusionWorkersProvider,
+} from './attributors/occlusion-workers.js';
+export {
+  inThreadPoolWorker,
+  MAX_AUTO_WORKERS,
+  occlusionPoolScorer,
+  OcclusionPoolJobs,
+  OcclusionWorkerPool,
+  type OcclusionPoolReply,
+  type OcclusionPoolRequest,
+  type OcclusionPoolWorker,
+  type PooledOcclusionWorker,
+} from './attributors/occlusion-pool.js';
+export {
+  presetOptions,
+  presetGeometry,
+  checkPreset,
+  toGray,
+  IMAGENET_PRESET,
+  MOBILENET_PRESET,
+} from './preprocess.js';
+export { methodEntry, occlusionWindows } from './methods.js';
+export {
+  GradientAttribution,
+  classCount,
+  inputGradients,
+  layerGradients,
+  targetScore,
+  type GradientMode,
+} from './attributors/gradient-attribution.js';
+export {
+  IG_BATCH_ELEMENTS,
+  approximationParameters,
+  defaultInternalBatchSize,
+} from './attributors/integrated-gradients.js';
+export { withGradientRules } from './kernels/gradient-overrides.js';
+export { ensureGradients } from './kernels/ensure-gradients.js';
+export {
+  incrementalScorer,
+  occlusionFlops,
+  planIncremental,
+  type IncrementalOptions,
+  type IncrementalScorer,
+  type OcclusionFlops,
+  type OcclusionFlopsOptions,
+  type PlanResult,
+} from './incremental/index.js';
