@@ -1,14 +1,10 @@
 import { ExplainError, type MethodName, type MethodOptions, type Prediction } from '@easy-explain/core';
+import { PendingRequests } from '@easy-explain/runtime';
 import type { SetupBackendOptions } from './backend.js';
 import { decodeImage, type ImageSource, type RgbImage } from './image.js';
 import type { LoadModelOptions } from './model.js';
 import type { BackendInfo, ExplainResult, ModelInfo, RawAttributeOptions, WorkerReply, WorkerRequest } from './protocol.js';
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-  onProgress?: (done: number, total: number, partial?: Float32Array) => void;
-}
 
 export interface JobOptions {
   /** Called after each batch; `partial` is the map of the windows done so far (Occlusion with `partial: true`). */
@@ -21,35 +17,36 @@ export interface JobOptions {
  * so TF.js never runs on the page's main thread. Errors come back as ExplainError with their code.
  */
 export class ExplainWorkerClient {
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new PendingRequests<unknown, Pick<JobOptions, 'onProgress'>>();
 
   constructor(private readonly worker: Worker) {
     worker.onmessage = (event: MessageEvent<WorkerReply>) => this.receive(event.data);
     worker.onerror = (event) => {
-      const error = new ExplainError('worker_failed', `The explanation worker failed: ${event.message || 'could not start'}.`);
-      for (const p of this.pending.values()) p.reject(error);
-      this.pending.clear();
+      this.pending.rejectAll(new ExplainError('worker_failed', `The explanation worker failed: ${event.message || 'could not start'}.`));
     };
   }
 
   private receive(reply: WorkerReply): void {
-    const p = this.pending.get(reply.id);
-    if (!p) return;
-    if (reply.type === 'progress') return p.onProgress?.(reply.done, reply.total, reply.partial);
-    this.pending.delete(reply.id);
-    if (reply.type === 'done') p.resolve(reply.value);
-    else p.reject(new ExplainError(reply.code, reply.message));
+    if (reply.type === 'progress') return this.pending.get(reply.id)?.onProgress?.(reply.done, reply.total, reply.partial);
+    if (reply.type === 'done') this.pending.resolve(reply.id, reply.value);
+    else this.pending.reject(reply.id, new ExplainError(reply.code, reply.message));
   }
 
   private call<T>(request: WorkerRequest, job: JobOptions = {}, transfer: Transferable[] = []): Promise<T> {
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      if (job.signal?.aborted) return reject(new ExplainError('aborted', 'Cancelled before it started.'));
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress: job.onProgress });
-      job.signal?.addEventListener('abort', () => this.worker.postMessage({ id: this.nextId++, request: { type: 'cancel', job: id } }), { once: true });
-      this.worker.postMessage({ id, request }, transfer);
-    });
+    if (job.signal?.aborted) return Promise.reject(new ExplainError('aborted', 'Cancelled before it started.'));
+    const { id, reply } = this.pending.open({ onProgress: job.onProgress });
+    // A cancel is a request of its own, answered whether or not the job was still running.
+    job.signal?.addEventListener(
+      'abort',
+      () => {
+        const cancel = this.pending.open();
+        cancel.reply.catch(() => {}); // nobody waits for the answer to a cancel
+        this.worker.postMessage({ id: cancel.id, request: { type: 'cancel', job: id } });
+      },
+      { once: true },
+    );
+    this.worker.postMessage({ id, request }, transfer);
+    return reply as Promise<T>;
   }
 
   setupBackend(name: 'auto' | string = 'auto', options: SetupBackendOptions = {}): Promise<BackendInfo> {
@@ -97,8 +94,6 @@ export class ExplainWorkerClient {
 
   terminate(): void {
     this.worker.terminate();
-    const error = new ExplainError('aborted', 'The worker was stopped.');
-    for (const p of this.pending.values()) p.reject(error);
-    this.pending.clear();
+    this.pending.fail(new ExplainError('aborted', 'The worker was stopped.'));
   }
 }

@@ -17,6 +17,7 @@ import {
   type OutputKind,
   type PooledOcclusionWorker,
 } from '@easy-explain/core/internal';
+import { PendingRequests } from '@easy-explain/runtime';
 import { setupBackend, type SetupBackendOptions } from './backend.js';
 import { loadModel, type LoadedModel } from './model.js';
 import type { WorkerScope } from './protocol.js';
@@ -57,9 +58,7 @@ interface WorkerLike {
 /** One helper worker and its requests in flight. */
 class HelperWorker implements PooledOcclusionWorker {
   readonly ready: Promise<unknown>;
-  private failure?: Error;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (reply: OcclusionPoolReply) => void; reject: (error: Error) => void }>();
+  private readonly pending = new PendingRequests<OcclusionPoolReply>();
 
   constructor(
     private readonly worker: WorkerLike,
@@ -68,11 +67,8 @@ class HelperWorker implements PooledOcclusionWorker {
   ) {
     worker.onmessage = (event: MessageEvent<HelperReply>) => {
       const reply = event.data;
-      const entry = this.pending.get(reply.id);
-      if (!entry) return;
-      this.pending.delete(reply.id);
-      if (reply.type === 'error') entry.reject(new ExplainError(reply.code, reply.message));
-      else entry.resolve(reply);
+      if (reply.type === 'error') this.pending.reject(reply.id, new ExplainError(reply.code, reply.message));
+      else this.pending.resolve(reply.id, reply);
     };
     worker.onerror = (event) => {
       event.preventDefault?.();
@@ -92,18 +88,13 @@ class HelperWorker implements PooledOcclusionWorker {
   }
 
   private send(message: HelperMessage): Promise<OcclusionPoolReply> {
-    if (this.failure) return Promise.reject(this.failure);
-    const id = this.nextId++;
-    const reply = new Promise<OcclusionPoolReply>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    this.worker.postMessage({ ...message, id });
+    const { id, reply } = this.pending.open();
+    if (!this.pending.failed) this.worker.postMessage({ ...message, id });
     return reply;
   }
 
   private fail(error: Error): void {
-    if (this.failure) return;
-    this.failure = error;
-    for (const entry of this.pending.values()) entry.reject(error);
-    this.pending.clear();
+    if (!this.pending.fail(error)) return;
     this.onGone(this);
     this.worker.terminate();
   }

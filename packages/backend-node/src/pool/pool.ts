@@ -15,6 +15,7 @@ import {
   type OcclusionWorkerOptions,
   type PooledOcclusionWorker,
 } from '@easy-explain/core/internal';
+import { PendingRequests } from '@easy-explain/runtime';
 import { firstLine } from '../backend.js';
 import type { ErrorData, Reply, Request, WorkerInit } from './protocol.js';
 
@@ -40,9 +41,7 @@ class PoolWorker implements PooledOcclusionWorker {
   readonly worker: Worker;
   readonly ready: Promise<void>;
   threadId = -1;
-  private failure?: Error;
-  private readonly pending = new Map<number, { resolve: (reply: OcclusionPoolReply) => void; reject: (error: Error) => void }>();
-  private nextId = 1;
+  private readonly pending = new PendingRequests<OcclusionPoolReply>();
   private rejectReady: (error: Error) => void = () => {};
 
   constructor(init: WorkerInit, private readonly onGone: (worker: PoolWorker) => void) {
@@ -59,12 +58,8 @@ class PoolWorker implements PooledOcclusionWorker {
         } else if (reply.type === 'failed') {
           this.fail(toError(reply.error));
         } else {
-          const entry = this.pending.get(reply.id);
-          if (!entry) return;
-          this.pending.delete(reply.id);
-          this.settle();
-          if (reply.type === 'error') entry.reject(toError(reply.error));
-          else entry.resolve(reply);
+          const answered = reply.type === 'error' ? this.pending.reject(reply.id, toError(reply.error)) : this.pending.resolve(reply.id, reply);
+          if (answered) this.settle();
         }
       });
     });
@@ -74,9 +69,8 @@ class PoolWorker implements PooledOcclusionWorker {
   }
 
   request(message: OcclusionPoolRequest): Promise<OcclusionPoolReply> {
-    if (this.failure) return Promise.reject(this.failure);
-    const id = this.nextId++;
-    const reply = new Promise<OcclusionPoolReply>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const { id, reply } = this.pending.open();
+    if (this.pending.failed) return reply;
     this.worker.ref(); // work in flight keeps the process alive until it is answered
     this.worker.postMessage({ ...message, id } satisfies Request);
     return reply;
@@ -93,11 +87,8 @@ class PoolWorker implements PooledOcclusionWorker {
   }
 
   private fail(error: Error): void {
-    if (this.failure) return;
-    this.failure = error;
+    if (!this.pending.fail(error)) return;
     this.rejectReady(error);
-    for (const entry of this.pending.values()) entry.reject(error);
-    this.pending.clear();
     this.onGone(this);
     void this.worker.terminate();
   }
