@@ -1,4 +1,4 @@
-export const VERSION = '0.1.0';
+export { VERSION } from './version.js';
 
 export { setupBackend, wasmDirectory, BACKEND_NAMES, type BackendName } from './backend.js';
 export {

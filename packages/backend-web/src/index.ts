@@ -1,4 +1,4 @@
-export const VERSION = '0.1.0';
+export { VERSION } from './version.js';
 
 export { setupBackend, backendAttempts, WEB_BACKENDS, type BackendAttempt, type SetupBackendOptions, type WebBackendName } from './backend.js';
 export { decodeImage, loadImage, type ImageSource, type RgbImage } from './image.js';

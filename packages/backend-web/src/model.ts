@@ -1,9 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
-import { asModel, ExplainError, parseLabels, type Labels, type Model, type OutputKind } from '@easy-explain/core';
-// The 1000 ImageNet class names in the standard (Keras/PyTorch) order, as @tensorflow-models/mobilenet ships them.
-import { IMAGENET_CLASSES } from '@tensorflow-models/mobilenet/dist/imagenet_classes.js';
+import { asModel, ExplainError, IMAGENET_CLASSES, parseLabels, type Labels, type Model, type OutputKind } from '@easy-explain/core';
 import { checkPreset, type PresetName } from './preset.js';
 
 /** The model `@tensorflow-models/mobilenet` 1.x loaded: MobileNet v1, width 0.75, 224×224, probabilities. */

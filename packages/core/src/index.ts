@@ -1,3 +1,4 @@
+export { VERSION } from './version.js';
 export { ExplainError, throwIfAborted, type ExplainErrorCode } from './errors.js';
 export { yieldToEventLoop, type AbortSignalLike } from './platform.js';
 export {
@@ -46,6 +47,7 @@ export {
 } from './attributors/occlusion-pool.js';
 export { predictClasses, type Prediction } from './predict.js';
 export { parseLabels, indexLabels, type Labels } from './labels.js';
+export { IMAGENET_CLASSES } from './imagenet-classes.js';
 export {
   preprocess,
   presetOptions,
