@@ -54,4 +54,4 @@ assert.ok(progress > 0, 'onProgress was never called');
 assert.equal(tf.memory().numTensors, before, 'tensors leaked');
 input.dispose();
 model.dispose();
-console.log(`ESM: ${backend}, top-1 ${top.label} (${top.index}) ${top.probability.toFixed(3)}, ${nonZero} non-zero attribution values`);
+console.log(`ESM: tfjs-core ${tf.version_core}, ${backend}, top-1 ${top.label} (${top.index}) ${top.probability.toFixed(3)}, ${nonZero} non-zero attribution values`);

@@ -17,6 +17,7 @@ const PACKAGES = ['core', 'viz', 'backend-node', 'backend-web'].map((p) => `@eas
 // Each tarball must hold these (paths inside the package); backend-node also its CLI.
 const REQUIRED_FILES = ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/index.d.ts.map', 'src/index.ts'];
 const CLI_FILES = ['bin/easy-explain.js', 'dist/cli.js'];
+const TFJS_PACKAGES = ['core', 'converter', 'layers', 'backend-cpu', 'backend-wasm', 'backend-webgl', 'backend-webgpu'].map((p) => `@tensorflow/tfjs-${p}`);
 
 // npm run sets workspace variables that would make the consumer's npm act on this repository.
 const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', NPM_CONFIG_FUND: 'false', NPM_CONFIG_AUDIT: 'false', EE_SHARED: shared };
@@ -98,8 +99,10 @@ try {
   await step('npm install the tarballs into a fresh project outside the repository', () => {
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'easy-explain-consumer', version: '0.0.0', private: true }, null, 2));
     for (const f of ['esm.mjs', 'cjs.cjs', 'types.mts', 'types.cts', 'tsconfig.json']) copyFileSync(join(here, f), join(app, f));
-    // Only our tarballs and the TypeScript toolchain; tfjs arrives as the packages' peer dependencies.
-    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...files(), 'typescript@5.9.3', '@types/node@20.19.43'], { cwd: app });
+    // Only our tarballs and the TypeScript toolchain; tfjs arrives as the packages' peer dependencies, unless
+    // EE_TFJS_VERSION asks for an app on another tfjs 4.x (then the app installs that version of each tfjs package).
+    const tfjs = process.env.EE_TFJS_VERSION ? TFJS_PACKAGES.map((p) => `${p}@${process.env.EE_TFJS_VERSION}`) : [];
+    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...files(), ...tfjs, 'typescript@5.9.3', '@types/node@20.19.43'], { cwd: app });
     if (existsSync(join(app, 'node_modules/@tensorflow/tfjs-node'))) throw new Error('tfjs-node was installed; it must stay optional.');
   });
 
