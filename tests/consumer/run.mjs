@@ -3,6 +3,7 @@
 // a fresh project in the OS temp folder (the registry supplies the rest), and from there runs the README's snippet
 // (ESM), require() of every package (CJS), tsc on code using the public types, the easy-explain CLI, and checks that
 // one @tensorflow/tfjs-core is installed. Fails on the first broken step; always deletes its temp folder.
+// EE_TFJS_VERSION=4.10.0 runs it as an app on that tfjs instead (the low end of the peer range; passed 2026-12-02).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
