@@ -3,7 +3,7 @@ import { createCanvas, GlobalFonts } from '@napi-rs/canvas';
 import { makePanels, renderFigure, type HWC, type VisMethod, type VisSign } from '@easy-explain/viz';
 
 const require = createRequire(import.meta.url);
-/** The family figures are drawn in: matplotlib's default font, shipped by @fontsource so no system font is needed. */
+/** The family figures are drawn in: matplotlib's default font, shipped by `@fontsource/dejavu-sans` so no system font is needed. */
 export const FIGURE_FONT = 'DejaVu Sans';
 let fontsRegistered = false;
 

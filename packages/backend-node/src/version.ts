@@ -1,4 +1,3 @@
-// The version users see (CLI --version, explanation.json), read from this package's own package.json.
-import { createRequire } from 'node:module';
-
-export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+// Generated from package.json by scripts/write-version.mjs on every build; do not edit.
+/** The version of @easy-explain/backend-node. */
+export const VERSION = '0.1.0';

@@ -1,4 +1,6 @@
 // The public API of @easy-explain/core (docs/API.md). What the backends need beyond it is in ./internal.
+export { VERSION } from './version.js';
+export { IMAGENET_CLASSES } from './imagenet-classes.js';
 export { ExplainError, type ExplainErrorCode } from './errors.js';
 export type { AbortSignalLike } from './platform.js';
 export {

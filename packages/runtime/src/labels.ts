@@ -1,6 +1,4 @@
-import { parseLabels, type Labels } from '@easy-explain/core';
-// The 1000 ImageNet class names in the standard (Keras/PyTorch) order, as @tensorflow-models/mobilenet ships them.
-import { IMAGENET_CLASSES } from '@tensorflow-models/mobilenet/dist/imagenet_classes.js';
+import { IMAGENET_CLASSES, parseLabels, type Labels } from '@easy-explain/core';
 
 let imagenet: Labels | undefined;
 

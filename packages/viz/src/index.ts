@@ -1,4 +1,4 @@
-export const VERSION = '0.1.0';
+export { VERSION } from './version.js';
 
 export { ExplainError } from './errors.js';
 export { VIS_METHODS, VIS_SIGNS, type HWC, type ImageDataLike, type VisMethod, type VisSign } from './types.js';

@@ -1,14 +1,15 @@
-// `npm run bench`: runs every package's benchmark in turn, each in its own process so peak RSS is per benchmark.
+// `npm run bench`: runs every benchmark in turn, each in its own process so peak RSS is per benchmark.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+// Paths from the repository root; the browser bench belongs to the demo (its harness and Chromium driver live there).
 const benches = [
-  'scripts/bench-occlusion.mjs',
-  'packages/core/bench/incremental.mjs',
-  'packages/core/bench/gradients.mjs',
-  'packages/backend-node/bench/cli.mjs',
+  'bench/occlusion.mjs',
+  'bench/incremental.mjs',
+  'bench/gradients.mjs',
+  'bench/cli.mjs',
   'apps/demo/bench/browser.mjs',
 ];
 const only = process.argv.slice(2);

@@ -12,7 +12,7 @@ import {
   Saliency,
 } from '@easy-explain/core/internal';
 
-const MODEL = fileURLToPath(new URL('../../../../shared/models/mobilenet_v1_0.75_224/model.json', import.meta.url));
+const MODEL = fileURLToPath(new URL('../../shared/models/mobilenet_v1_0.75_224/model.json', import.meta.url));
 const RUNS = 3;
 const BAR = 4;
 

@@ -1,6 +1,6 @@
 // Incremental occlusion benchmark on the wasm backend (one thread): forward time F, exact occlusion with full
 // recomputation vs incremental inference, FLOPs saved, and the approximate mode's time and SSIM vs the exact map.
-// Run `npx tsc -b` in packages/core first. Usage: node bench/incremental.mjs [--model=mobilenet|darknet] [--photo=chelsea.png] [--skip-full]
+// Run `npm run build` first. Usage: node bench/incremental.mjs [--model=mobilenet|darknet] [--photo=chelsea.png] [--skip-full]
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -10,7 +10,7 @@ import { loadModel, setupBackend } from '@easy-explain/backend-node';
 import { incrementalScorer, Occlusion, occlusionFlops, preprocess, defaultPerturbationsPerEval } from '@easy-explain/core/internal';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '../../..');
+const root = join(here, '..');
 const shared = join(root, '../shared');
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')).map(([k, v]) => [k, v ?? true]));
 const MODELS = {

@@ -2,7 +2,7 @@
 // Occlusion setting, wasm) next to the bare Occlusion time of the same attribution in-process. The gated overhead is
 // the whole run minus the attribution time that same run recorded in explanation.json, so machine load that differs
 // between the two measurements does not leak into it.
-// Usage: node packages/backend-node/bench/cli.mjs [--runs N]   (build first: npm run build)
+// Usage: node bench/cli.mjs [--runs N]   (build first: npm run build)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { Occlusion } from '@easy-explain/core';
-import { loadModel, prepareInput, setupBackend, loadImage } from '../dist/index.js';
+import { loadModel, prepareInput, setupBackend, loadImage } from '@easy-explain/backend-node';
 
 const BAR_MS = 3000;
 const here = fileURLToPath(new URL('.', import.meta.url));
-const cli = join(here, '..', 'dist', 'cli.js');
-const shared = join(here, '..', '..', '..', '..', 'shared');
+const cli = fileURLToPath(new URL('./cli.js', import.meta.resolve('@easy-explain/backend-node')));
+const shared = join(here, '..', '..', 'shared');
 const photo = join(shared, 'images', 'chelsea.png');
 const modelJson = join(shared, 'models', 'mobilenet_v1_0.75_224', 'model.json');
 const runsArg = process.argv.indexOf('--runs');
