@@ -4,7 +4,7 @@ import { predictScores, type Model } from '../model.js';
 import { yieldToEventLoop } from '../platform.js';
 import { positiveInteger } from '../attributors/attributor.js';
 import { defaultPerturbationsPerEval } from '../attributors/feature-ablation.js';
-import { checkAttribution, pickTargets, prepareMetric, repeatRows, disposeOwned, type MetricOptions, type MetricResult } from './metric.js';
+import { checkAttribution, pickTargets, prepareMetric, repeatRows, disposeOwned, drawSeed, type MetricOptions, type MetricResult } from './metric.js';
 
 /** A perturbation I and the perturbed input x − I (or any x̃ for which I is the meaningful perturbation). */
 export interface Perturbation {
@@ -43,16 +43,16 @@ export interface InfidelityResult extends MetricResult {
 }
 
 /**
- * A perturbation function drawing I ~ N(0, stdev²) per element and returning (I, x − I). Each call draws with seed
- * `seed + call index`, so a run repeats with the same seed and batch size.
+ * A perturbation function drawing I ~ N(0, stdev²) per element and returning (I, x − I). Each call draws with the
+ * tf.js seed `seed + call index + 1` (seed default 0), so a run repeats with the same seed and batch size.
  */
 export function gaussianPerturbation(options: { stdev: number; seed?: number }): InfidelityPerturbFunction {
   const stdev = options.stdev;
   if (!Number.isFinite(stdev) || stdev < 0) throw new ExplainError('invalid_option', `stdev must be a finite number ≥ 0; got ${stdev}.`);
+  drawSeed(options.seed, 0);
   let call = 0;
-  const seed = options.seed ?? 0;
   return (inputs) => {
-    const perturbation = tf.randomNormal(inputs.shape, 0, stdev, 'float32', seed + call++) as tf.Tensor4D;
+    const perturbation = tf.randomNormal(inputs.shape, 0, stdev, 'float32', drawSeed(options.seed, call++)) as tf.Tensor4D;
     return { perturbation, perturbed: tf.sub(inputs, perturbation) };
   };
 }

@@ -168,3 +168,15 @@ function averageRanks(values: ArrayLike<number>): Float64Array {
 export function disposeOwned(values: unknown[]): void {
   tf.dispose(values.filter((t): t is tf.Tensor => t instanceof tf.Tensor));
 }
+
+/**
+ * The tf.js seed of a metric's `call`-th random draw: seed + call + 1, since tf.js draws unseeded when given 0.
+ * `seed` must be a non-negative integer.
+ */
+export function drawSeed(seed: number | undefined, call: number): number {
+  const base = seed ?? 0;
+  if (!Number.isInteger(base) || base < 0) {
+    throw new ExplainError('invalid_option', `seed must be a non-negative integer; got ${String(seed)}.`);
+  }
+  return base + call + 1;
+}

@@ -9,6 +9,7 @@ import {
   prepareMetric,
   repeatRows,
   disposeOwned,
+  drawSeed,
   requireExplain,
   type ExplainFunction,
   type MetricOptions,
@@ -32,7 +33,7 @@ export interface SensitivityOptions extends MetricOptions {
   nPerturbSamples?: number;
   /** Perturbed inputs per `explain` call (Captum's max_examples_per_batch), rounded down to a multiple of N. */
   batchSize?: number;
-  /** Seed of the default perturbation (seed + call index per call); default 0. */
+  /** Seed of the default perturbation (see uniformPerturbation); default 0. */
   seed?: number;
 }
 
@@ -42,11 +43,15 @@ export interface SensitivityResult extends MetricResult {
   values: number[];
 }
 
-/** Captum's default_perturb_func as a factory: uniform noise in the L∞ ball, seeded per call. */
+/**
+ * Captum's default_perturb_func as a factory: x + U(−radius, radius) per element (the L∞ ball), each call drawn with
+ * the tf.js seed `seed + call index + 1`.
+ */
 export function uniformPerturbation(seed = 0): SensitivityPerturbFunction {
+  drawSeed(seed, 0);
   let call = 0;
   return (inputs, radius) =>
-    tf.tidy(() => tf.add(inputs, tf.randomUniform(inputs.shape, -radius, radius, 'float32', seed + call++)) as tf.Tensor4D);
+    tf.tidy(() => tf.add(inputs, tf.randomUniform(inputs.shape, -radius, radius, 'float32', drawSeed(seed, call++))) as tf.Tensor4D);
 }
 
 /**
