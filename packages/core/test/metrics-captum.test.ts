@@ -47,7 +47,7 @@ function fixedInfidelityPerturb(): InfidelityPerturbFunction {
       const k = inputs.shape[0];
       const perturbation = tf.concat(perturbations.slice(next, next + k).map(tensor)) as tf.Tensor4D;
       next += k;
-      return { perturbation, perturbed: tf.sub(inputs, perturbation) };
+      return { perturbation, perturbed: tf.sub(inputs, perturbation) as tf.Tensor4D };
     });
 }
 
