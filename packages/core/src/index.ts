@@ -111,7 +111,7 @@ export {
   riseKernel1d,
   RISE_BLUR_SIGMA,
   RISE_BLUR_SIZE,
-  pixelRanks,
+  pixelOrder,
   trapezoidAuc,
   infidelity,
   gaussianPerturbation,

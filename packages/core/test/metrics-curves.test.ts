@@ -7,7 +7,7 @@ import {
   deletion,
   ExplainError,
   insertion,
-  pixelRanks,
+  pixelOrder,
   riseBlur,
   riseKernel1d,
   runMetric,
@@ -171,7 +171,7 @@ describe('deletion and insertion (cpu)', () => {
   });
 
   it('ties go to the first pixel in row-major order: an all-zero map ranks P (index 6) seventh', async () => {
-    expect(Array.from(pixelRanks(new Float32Array([0, 2, 2, NaN, 1])))).toEqual([3, 0, 1, 4, 2]);
+    expect(Array.from(pixelOrder(new Float32Array([0, 2, 2, NaN, 1])))).toEqual([1, 2, 4, 0, 3]);
     const zeros = tf.zeros([1, H, W, C]);
     const result = await deletion(model, input, zeros, { target: 0, steps: 16 });
     zeros.dispose();
@@ -247,4 +247,25 @@ describe('deletion and insertion (cpu)', () => {
       attribution.dispose();
     });
   }
+});
+
+describe('deletion and insertion (wasm)', () => {
+  it('give the hand-computed curves on wasm too', async () => {
+    await useBackend('wasm');
+    try {
+      const input = tf.tensor4d(Float32Array.from(imageValues()), [1, H, W, C]);
+      const attribution = attributionRanking(0);
+      const before = tf.memory().numTensors;
+      const removed = await deletion(model, input, attribution, { target: 0, batchSize: 2 });
+      const restored = await insertion(model, input, attribution, { target: 0, batchSize: 2 });
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([input, attribution]);
+      const s2 = sigmoid(V);
+      expect(maxAbsDiff(removed.curves[0].y, [s2, 0.5, 0.5, 0.5, 0.5])).toBeLessThan(TOL);
+      const sb = sigmoid(blurredV(imageValues()));
+      expect(maxAbsDiff(restored.curves[0].y, [sb, s2, s2, s2, s2])).toBeLessThan(TOL);
+    } finally {
+      await useBackend('cpu');
+    }
+  });
 });

@@ -83,16 +83,13 @@ export function riseBlur(images: tf.Tensor4D, size = RISE_BLUR_SIZE, sigma = RIS
 }
 
 /**
- * Each pixel's place in the ranking, 0 for the most important: pixels sorted by the attribution summed over channels,
+ * Pixel indices (row-major) from the most to the least important: sorted by the attribution summed over channels,
  * largest first; ties go to the pixel that comes first in row-major order (top row first, left to right), and NaN
  * ranks last. (RISE takes numpy's argsort, whose order among ties is unspecified.)
  */
-export function pixelRanks(map: Float32Array): Int32Array {
+export function pixelOrder(map: Float32Array): Int32Array {
   const key = (i: number) => (Number.isNaN(map[i]) ? -Infinity : map[i]);
-  const order = Array.from({ length: map.length }, (_, i) => i).sort((i, j) => key(j) - key(i) || i - j);
-  const ranks = new Int32Array(map.length);
-  order.forEach((pixel, place) => (ranks[pixel] = place));
-  return ranks;
+  return Int32Array.from(Array.from({ length: map.length }, (_, i) => i).sort((i, j) => key(j) - key(i) || i - j));
 }
 
 /** Trapezoid-rule area under (x, y); with x evenly spaced over [0,1] it is RISE's `auc`. */
@@ -100,6 +97,22 @@ export function trapezoidAuc(x: ArrayLike<number>, y: ArrayLike<number>): number
   let area = 0;
   for (let i = 1; i < x.length; i++) area += ((x[i] - x[i - 1]) * (y[i] + y[i - 1])) / 2;
   return area;
+}
+
+/** Example e's start and finish images as host arrays: (input, zeros) for deletion, (blurred input, input) for insertion. */
+async function substrates(mode: 'deletion' | 'insertion', input: tf.Tensor4D, e: number): Promise<[Float32Array, Float32Array]> {
+  const [, h, w, c] = input.shape;
+  const image = tf.slice(input, [e, 0, 0, 0], [1, h, w, c]);
+  try {
+    const values = (await image.data()) as Float32Array;
+    if (mode === 'deletion') return [values, new Float32Array(values.length)];
+    const blurred = riseBlur(image);
+    const start = (await blurred.data()) as Float32Array;
+    blurred.dispose();
+    return [start, values];
+  } finally {
+    image.dispose();
+  }
 }
 
 /**
@@ -131,31 +144,33 @@ export async function causalCurve(
   const curves: MetricCurve[] = [];
 
   for (let e = 0; e < n; e++) {
-    const ranks = tf.tensor4d(pixelRanks(maps[e]), [1, h, w, 1], 'int32');
-    const [start, finish] = tf.tidy(() => {
-      const image = tf.slice(input, [e, 0, 0, 0], [1, h, w, c]);
-      return mode === 'deletion' ? [image, tf.zerosLike(image)] : [riseBlur(image), image];
-    });
+    const order = pixelOrder(maps[e]);
+    // The images are built on the host: copying pixels is exact and far cheaper than a broadcast select on wasm.
+    const [start, finish] = await substrates(mode, input, e);
+    const current = start.slice();
+    let moved = 0;
     const y: number[] = [];
-    try {
-      for (let i0 = 0; i0 <= steps; i0 += batchSize) {
-        throwIfAborted(options.signal);
-        const rows = Math.min(batchSize, steps + 1 - i0);
-        const probabilities = tf.tidy(() => {
-          // Image i takes the finish value where the pixel's place in the ranking is below counts[i].
-          const moved = tf.less(ranks, tf.tensor4d(counts.slice(i0, i0 + rows), [rows, 1, 1, 1], 'int32'));
-          const scores = predictScores(model, tf.where(moved, finish, start) as tf.Tensor4D);
-          const probs = model.outputKind === 'logits' ? tf.softmax(scores) : scores;
-          return pickTargets(probs, new Array<number>(rows).fill(targets[e]));
-        });
-        const values = await probabilities.data();
-        probabilities.dispose();
-        y.push(...values);
-        options.onProgress?.(e * (steps + 1) + i0 + rows, total);
-        await yieldToEventLoop();
+    for (let i0 = 0; i0 <= steps; i0 += batchSize) {
+      throwIfAborted(options.signal);
+      const rows = Math.min(batchSize, steps + 1 - i0);
+      const batch = new Float32Array(rows * pixels * c);
+      for (let r = 0; r < rows; r++) {
+        for (; moved < counts[i0 + r]; moved++) {
+          const at = order[moved] * c;
+          current.set(finish.subarray(at, at + c), at);
+        }
+        batch.set(current, r * pixels * c);
       }
-    } finally {
-      tf.dispose([ranks, start, finish]);
+      const probabilities = tf.tidy(() => {
+        const scores = predictScores(model, tf.tensor4d(batch, [rows, h, w, c]));
+        const probs = model.outputKind === 'logits' ? tf.softmax(scores) : scores;
+        return pickTargets(probs, new Array<number>(rows).fill(targets[e]));
+      });
+      const values = await probabilities.data();
+      probabilities.dispose();
+      y.push(...values);
+      options.onProgress?.(e * (steps + 1) + i0 + rows, total);
+      await yieldToEventLoop();
     }
     curves.push({ metric: mode, x, y, auc: trapezoidAuc(x, y), target: targets[e] });
   }
