@@ -107,12 +107,16 @@ describe('model randomisation on a small LayersModel (cpu)', () => {
     expect(a.layers).toEqual(b.layers);
     expect(a.layers.map((l) => l.layer)).toEqual(['top', 'middle']);
     expect(c.layers[0].spearman).not.toEqual(a.layers[0].spearman);
+    // The default seed too, down to the first layer (its initializer is the first one seeded).
+    const all = () => modelRandomization(model, input, original, { target: [0, 2], explain: saliency });
+    expect((await all()).layers).toEqual((await all()).layers);
     const blind: ExplainFunction = async () => tf.clone(original);
     const same = await runMetric('model_randomization', model, input, original, { target: [0, 2], explain: blind, layers: ['middle'] });
     expect(same.values).toEqual([1, 1]);
   });
 
   const bad: Array<[string, () => Promise<unknown>, string, RegExp]> = [
+    ['seed −1', () => modelRandomization(model, input, original, { target: 0, explain: saliency, seed: -1 }), 'invalid_option', /non-negative integer/],
     ['layers 0', () => modelRandomization(model, input, original, { target: 0, explain: saliency, layers: 0 }), 'invalid_option', /from 1 to 3/],
     ['layers 4 of 3', () => modelRandomization(model, input, original, { target: 0, explain: saliency, layers: 4 }), 'invalid_option', /from 1 to 3/],
     ['a layer without weights', () => modelRandomization(model, input, original, { target: 0, explain: saliency, layers: ['flat'] }), 'invalid_option', /top, middle, bottom/],

@@ -3,6 +3,7 @@ import { ExplainError, throwIfAborted } from '../errors.js';
 import { asModel, type Model } from '../model.js';
 import { yieldToEventLoop } from '../platform.js';
 import {
+  drawSeed,
   mapsPerExample,
   prepareMetric,
   requireExplain,
@@ -20,7 +21,7 @@ export interface ModelRandomizationOptions extends MetricOptions {
    * output side), or their names. Default: every layer with weights, top to bottom.
    */
   layers?: number | string[];
-  /** Seed of the re-initialisation (each initializer gets seed + its index); default 0. */
+  /** Seed of the re-initialisation (initializer i of the model gets the tf.js seed seed + i + 1; tf.js draws unseeded for 0); default 0. */
   seed?: number;
 }
 
@@ -73,7 +74,7 @@ function copyableModel(model: Model): CopyableLayersModel {
   return source as CopyableLayersModel;
 }
 
-/** A deep copy of a layer config in which every initializer with a `seed` field gets seed, seed + 1, … */
+/** A deep copy of a model config in which every initializer with a `seed` field gets the next seed from `next`. */
 function seededConfig(node: unknown, next: () => number): unknown {
   if (Array.isArray(node)) return node.map((item) => seededConfig(item, next));
   if (node === null || typeof node !== 'object') return node;
@@ -141,11 +142,13 @@ export async function modelRandomization(
   const originals = await mapsPerExample(attribution);
   const originalsAbs = originals.map((map) => map.map(Math.abs));
 
-  let seed = options.seed ?? 0;
+  let initializers = 0;
+  drawSeed(options.seed, 0); // validates the seed before any work
+  const nextSeed = () => drawSeed(options.seed, initializers++);
   const Copy = source.constructor as { fromConfig: (cls: unknown, config: Record<string, unknown>) => CopyableLayersModel };
   let copy: CopyableLayersModel;
   try {
-    copy = Copy.fromConfig(Copy, seededConfig(source.getConfig(), () => seed++) as Record<string, unknown>);
+    copy = Copy.fromConfig(Copy, seededConfig(source.getConfig(), nextSeed) as Record<string, unknown>);
   } catch (cause) {
     throw new ExplainError('invalid_model', `The model could not be rebuilt from its config for randomisation: ${String(cause)}`, { cause });
   }
