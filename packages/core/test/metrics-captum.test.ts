@@ -248,6 +248,25 @@ describe('sensitivity_max (cpu)', () => {
     close(result.values[1], change / norm(times(w, scaled(x, 2))));
   });
 
+  it('by name, and aborted between batches with no tensor left (both metrics)', async () => {
+    const attribution = await inputTimesGradient(linear, input, { target: [0] });
+    const named = await runMetric('sensitivity_max', linear, input, attribution, { target: 0, explain: inputTimesGradient, nPerturbSamples: 3 });
+    expect(named.metric).toBe('sensitivity_max');
+    expect(named.values[0]).toBeGreaterThan(0);
+    const before = tf.memory().numTensors;
+    for (const run of [
+      (signal: { aborted: boolean }) =>
+        sensitivityMax(linear, input, attribution, { target: 0, explain: inputTimesGradient, batchSize: 1, signal, onProgress: () => (signal.aborted = true) }),
+      (signal: { aborted: boolean }) =>
+        infidelity(linear, input, attribution, { target: 0, batchSize: 1, signal, onProgress: () => (signal.aborted = true) }),
+    ]) {
+      const error = await errorOf(() => run({ aborted: false }));
+      expect(error.code).toBe('aborted');
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    attribution.dispose();
+  });
+
   const bad: Array<[string, Record<string, unknown>, string, RegExp]> = [
     ['no explain', { explain: undefined }, 'invalid_option', /options.explain/],
     ['perturbRadius 0', { perturbRadius: 0 }, 'invalid_option', /perturbRadius/],
