@@ -107,9 +107,11 @@ async function substrates(mode: 'deletion' | 'insertion', input: tf.Tensor4D, e:
     const values = (await image.data()) as Float32Array;
     if (mode === 'deletion') return [values, new Float32Array(values.length)];
     const blurred = riseBlur(image);
-    const start = (await blurred.data()) as Float32Array;
-    blurred.dispose();
-    return [start, values];
+    try {
+      return [(await blurred.data()) as Float32Array, values];
+    } finally {
+      blurred.dispose();
+    }
   } finally {
     image.dispose();
   }
@@ -172,7 +174,7 @@ export async function causalCurve(
       options.onProgress?.(e * (steps + 1) + i0 + rows, total);
       await yieldToEventLoop();
     }
-    curves.push({ metric: mode, x, y, auc: trapezoidAuc(x, y), target: targets[e] });
+    curves.push({ metric: mode, x: x.slice(), y, auc: trapezoidAuc(x, y), target: targets[e] });
   }
   return { metric: mode, values: curves.map((curve) => curve.auc), curves, steps };
 }
