@@ -115,6 +115,7 @@ export {
   trapezoidAuc,
   infidelity,
   gaussianPerturbation,
+  fromPerturbedInputs,
   sensitivityMax,
   uniformPerturbation,
   modelRandomization,

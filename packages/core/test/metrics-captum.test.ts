@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   asModel,
   ExplainError,
+  fromPerturbedInputs,
   infidelity,
   runMetric,
   Saliency,
@@ -161,6 +162,32 @@ describe('infidelity (cpu)', () => {
     // b = f(x) − f(x − I) loses float32 digits against f(x): measured relative error 9.3e-7 on cpu.
     console.log(`infidelity, default perturbation: ${result.values[0].toExponential(4)} vs ${want.toExponential(4)} by hand (relative error ${(Math.abs(result.values[0] / want - 1)).toExponential(1)})`);
     close(result.values[0], want, 1e-5);
+  });
+
+  it('fromPerturbedInputs (Captum’s decorator): I = x − x̃ for local maps, (x − x̃) / (x − baseline) for global ones', async () => {
+    // x̃ = 0.9 x + 0.05: a = Σ φ·I and b = w·x − w·x̃ = w·(0.1 x − 0.05).
+    const shrink = (inputs: tf.Tensor4D) => tf.tidy(() => tf.add(tf.mul(inputs, 0.9), 0.05) as tf.Tensor4D);
+    const b = dot(w, x) * 0.1 - 0.05 * w.reduce((s, v) => s + v, 0);
+    // Local: φ = w with I = x − x̃ is exact.
+    const local = tensor(w);
+    const exact = await infidelity(linear, input, local, { target: 0, perturb: fromPerturbedInputs(shrink, { multiplyByInputs: false }), nPerturbSamples: 2 });
+    expect(exact.values[0]).toBeLessThan(1e-12);
+    // Global, baseline 0.5: I = (0.1 x − 0.05) / (x − 0.5) = 0.1 wherever x ≠ 0.5, and 0.1·0.5 − 0.05 = 0 over 1 where
+    // x = 0.5 — so for φ = w ⊙ (x − 0.5), a = 0.1 Σ w (x − 0.5) = b: exact too.
+    const global = tensor(times(w, x.map((v) => v - 0.5)));
+    const before = tf.memory().numTensors;
+    const exactGlobal = await infidelity(linear, input, global, { target: 0, perturb: fromPerturbedInputs(shrink, { baselines: 0.5 }), nPerturbSamples: 2 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(exactGlobal.values[0]).toBeLessThan(1e-12);
+    // Without baselines the divisor is x itself: I = 0.1 − 0.05 / x. A local map in this global mode is off:
+    // φ = w gives a = Σ w (0.1 − 0.05/x) ≠ b.
+    const a = w.reduce((s, v, i) => s + v * (0.1 - 0.05 / x[i]), 0);
+    const byInput = tensor(w);
+    const result = await infidelity(linear, input, byInput, { target: 0, perturb: fromPerturbedInputs(shrink), nPerturbSamples: 2 });
+    console.log(`fromPerturbedInputs without baselines: ${result.values[0].toExponential(4)} vs (a − b)² = ${((a - b) ** 2).toExponential(4)}, relative error ${Math.abs(result.values[0] / (a - b) ** 2 - 1).toExponential(1)}`);
+    // Measured relative error 1.6e-7 on cpu (float32 division by |x| ≥ 0.12).
+    close(result.values[0], (a - b) ** 2, 1e-5);
+    tf.dispose([local, global, byInput]);
   });
 
   const bad: Array<[string, Record<string, unknown>, string, RegExp]> = [

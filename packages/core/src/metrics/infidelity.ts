@@ -58,6 +58,37 @@ export function gaussianPerturbation(options: { stdev: number; seed?: number }):
 }
 
 /**
+ * Captum's `infidelity_perturb_func_decorator`: turns a function returning only perturbed inputs x̃ into a perturbation
+ * function, with I = x − x̃, or with `multiplyByInputs` (Captum's default) I = (x − x̃) / (x − baselines) — divided
+ * by x itself when no baselines are given — where a zero denominator counts as 1 (Captum's safe_div). Use
+ * multiplyByInputs for global attributions (input × gradient, Integrated Gradients, Occlusion), false for local ones
+ * (Saliency, Guided Backprop, Grad-CAM).
+ */
+export function fromPerturbedInputs(
+  perturbInputs: (inputs: tf.Tensor4D) => tf.Tensor4D | Promise<tf.Tensor4D>,
+  options: { multiplyByInputs?: boolean; baselines?: number } = {},
+): InfidelityPerturbFunction {
+  const multiplyByInputs = options.multiplyByInputs ?? true;
+  const baseline = options.baselines;
+  if (baseline !== undefined && !Number.isFinite(baseline)) {
+    throw new ExplainError('invalid_baseline', `baselines must be a finite number; got ${baseline}.`);
+  }
+  return async (inputs) => {
+    const perturbed = await perturbInputs(inputs);
+    if (!(perturbed instanceof tf.Tensor)) {
+      throw new ExplainError('invalid_option', 'The function given to fromPerturbedInputs must return a tensor of the inputs\' shape.');
+    }
+    const perturbation = tf.tidy(() => {
+      const change = tf.sub(inputs, perturbed);
+      if (!multiplyByInputs) return change;
+      const denominator = baseline === undefined ? inputs : tf.sub(inputs, baseline);
+      return tf.div(change, tf.where(tf.equal(denominator, 0), tf.onesLike(denominator), denominator));
+    }) as tf.Tensor4D;
+    return { perturbation, perturbed };
+  };
+}
+
+/**
  * Captum's `infidelity` (Yeh et al. 2019) for a [N,H,W,C] input and an attribution of its shape: for perturbations
  * I_s of each example (s = 1 … nPerturbSamples),
  *   a_s = Σ attribution · I_s,  b_s = f(x)[t] − f(x̃_s)[t]   (f: the model's own scores, as Captum's forward_func)
