@@ -10,6 +10,7 @@ const benches = [
   'bench/incremental.mjs',
   'bench/gradients.mjs',
   'bench/cli.mjs',
+  'bench/metrics.mjs',
   'apps/demo/bench/browser.mjs',
 ];
 const only = process.argv.slice(2);

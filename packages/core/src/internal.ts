@@ -70,3 +70,12 @@ export {
   type OcclusionFlopsOptions,
   type PlanResult,
 } from './incremental/index.js';
+export {
+  causalCurve,
+  pixelOrder,
+  riseBlur,
+  riseKernel1d,
+  RISE_BLUR_SIGMA,
+  RISE_BLUR_SIZE,
+  trapezoidAuc,
+} from './metrics/index.js';

@@ -120,6 +120,19 @@ describe('gradient methods: errors, leaks and runMethod', () => {
     });
   }
 
+  it("runMethod('smoothgrad') repeats with its default seed 0 and changes with another", async () => {
+    const run = async (seed?: number) => {
+      const { attribution } = await runMethod('smoothgrad', model, x, { target: 4 }, { ntSamples: 4, ntSamplesBatchSize: 2, seed });
+      const values = Array.from(await attribution.data());
+      attribution.dispose();
+      return values;
+    };
+    const first = await run();
+    expect(await run()).toEqual(first);
+    expect(await run(0)).toEqual(first);
+    expect(await run(3)).not.toEqual(first);
+  });
+
   it("runMethod('grad_cam'): the channel sum is the bilinear-upsampled map", async () => {
     const { attribution } = await runMethod('grad_cam', model, x, { target: 4 }, { layer: 'conv3' });
     const map = await new LayerGradCam(model, 'conv3').attribute(x, { target: 4 });

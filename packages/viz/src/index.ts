@@ -47,3 +47,10 @@ export {
   type PanelSpec,
 } from './figure.js';
 export { easyExplainTitle, easyExplainTitles, predictionName } from './titles.js';
+export {
+  drawMetricCurve,
+  type CurveContext2D,
+  type MetricCurveGeometry,
+  type MetricCurveLike,
+  type MetricCurveOptions,
+} from './metric-curve.js';

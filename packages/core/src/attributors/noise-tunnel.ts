@@ -21,6 +21,9 @@ export interface NoiseTunnelOptions {
   noise?: tf.Tensor4D;
 }
 
+/** tfjs draws unseeded noise for seed 0 (it tests the seed's truthiness): 0 maps to another fixed seed. */
+const tfjsSeed = (seed: number) => (seed === 0 ? 0.5 : seed);
+
 const NT_KEYS = ['ntType', 'ntSamples', 'ntSamplesBatchSize', 'stdevs', 'seed', 'noise', 'onProgress', 'target'] as const;
 
 /**
@@ -85,7 +88,7 @@ export class NoiseTunnel<Inner extends AttributeOptions = AttributeOptions>
           }
           return tf.add(tf.tensor4d(repeated, [n * k, h, w, c]), tf.tensor4d(noise, [n * k, h, w, c]));
         }
-        return tf.add(tf.tensor4d(repeated, [n * k, h, w, c]), tf.randomNormal([n * k, h, w, c], 0, stdevs, 'float32', seed + batchIndex));
+        return tf.add(tf.tensor4d(repeated, [n * k, h, w, c]), tf.randomNormal([n * k, h, w, c], 0, stdevs, 'float32', tfjsSeed(seed + batchIndex)));
       }) as tf.Tensor4D;
       let values: Float32Array;
       try {
