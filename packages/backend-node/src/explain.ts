@@ -12,7 +12,7 @@ import {
   type ModelMetadata,
 } from '@easy-explain/runtime';
 import { ensureBackend } from './backend.js';
-import { drawRow, type Figure } from './figures.js';
+import { drawCurves, drawRow, type Figure } from './figures.js';
 import { decodeImage, type ImageSource, type RgbImage } from './image.js';
 import { loadLabels } from './labels.js';
 import { VERSION } from './version.js';
@@ -39,6 +39,7 @@ const nodePlatform: ExplainPlatform<ImageSource | RgbImage, Figure> = {
   },
   readLabels: (where) => loadLabels(where),
   drawFigure: drawRow,
+  drawCurves,
 };
 
 /** Creates the output folder and proves it writable, before any work that would be lost if it is not. */
@@ -76,6 +77,11 @@ export async function runEasyExplain(model: Model & ModelMetadata, options: Easy
       const file = join(dir, `figure-${i + 1}.png`);
       await writeFile(file, figure.png);
       result.explanation.figures[i].file = `figure-${i + 1}.png`;
+      files.push(file);
+    }
+    if (result.metricFigure) {
+      const file = join(dir, 'metrics.png');
+      await writeFile(file, result.metricFigure.png);
       files.push(file);
     }
     result.explanation.timings.writeMs = Math.round(performance.now() - t0);

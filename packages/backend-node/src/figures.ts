@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { createCanvas, GlobalFonts } from '@napi-rs/canvas';
-import { makePanels, renderFigure, type HWC, type VisMethod, type VisSign } from '@easy-explain/viz';
+import { drawMetricCurve, makePanels, renderFigure, type HWC, type MetricCurveLike, type VisMethod, type VisSign } from '@easy-explain/viz';
 
 const require = createRequire(import.meta.url);
 /** The family figures are drawn in: matplotlib's default font, shipped by `@fontsource/dejavu-sans` so no system font is needed. */
@@ -58,4 +58,22 @@ export async function drawRow(
     height: canvas.height,
     png: new Uint8Array(png.buffer, png.byteOffset, png.length),
   };
+}
+
+/** Curve panels are this size, side by side, on white. */
+const CURVE_PANEL = { width: 360, height: 280 };
+
+/** Deletion/insertion curves side by side (RISE's plots), encoded as PNG. */
+export async function drawCurves(curves: Array<MetricCurveLike & { metric: string }>): Promise<Figure> {
+  registerFonts();
+  const canvas = createCanvas(CURVE_PANEL.width * curves.length, CURVE_PANEL.height);
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#ffffff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  const titles = curves.map((curve, i) => {
+    drawMetricCurve(ctx, curve, { left: i * CURVE_PANEL.width, top: 0, ...CURVE_PANEL, fontFamily: `${FIGURE_FONT}, sans-serif` });
+    return `${curve.metric} (AUC = ${curve.auc?.toFixed(3)})`;
+  });
+  const png = await canvas.encode('png');
+  return { methods: [], signs: [], titles, width: canvas.width, height: canvas.height, png: new Uint8Array(png.buffer, png.byteOffset, png.length) };
 }

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { METHOD_NAMES, type MethodName, type Prediction } from '@easy-explain/core/internal';
+import { METHOD_NAMES, METRIC_NAMES, type MethodName, type Prediction } from '@easy-explain/core/internal';
 import type { VisMethod, VisSign } from '@easy-explain/viz';
 import { BACKEND_NAMES, setupBackend } from './backend.js';
 import { runEasyExplain } from './explain.js';
@@ -47,6 +47,9 @@ Options:
   --samples <n>           smoothgrad: noisy samples (default: 20)
   --layer <name>          grad_cam, guided_grad_cam: layer to explain (default: the last 4-D activation
                           before global pooling)
+  --metrics <list>        faithfulness metrics of the map, comma-separated: ${METRIC_NAMES.join(', ')};
+                          deletion/insertion curves go to metrics.png, every value to explanation.json
+  --metric-steps <n>      deletion/insertion: steps of the curve (default: the image height, as RISE)
   --vis <row>             one figure row of method:sign pairs, repeatable; methods: heat_map,
                           blended_heat_map, original_image, masked_image, alpha_scaling; signs:
                           positive, negative, absolute_value, all (default: one row,
@@ -106,13 +109,22 @@ function formatDuration(seconds: number): string {
 
 /** A progress bar with ETA on a TTY, plain lines every 10 % elsewhere (logs, CI). */
 function progressReporter(stderr: CliIO['stderr']) {
-  const start = performance.now();
+  let start = performance.now();
   let lastDraw = 0;
   let lastDecile = -1;
   let drawn = false;
+  let stage = 'attribution';
   const eta = (done: number, total: number) => ((performance.now() - start) / 1000 / done) * (total - done);
   return {
-    update(done: number, total: number) {
+    /** `label` names the stage (the attribution, then each metric); a new stage starts its own bar and ETA. */
+    update(done: number, total: number, label = 'attribution') {
+      if (label !== stage) {
+        if (drawn) stderr.write('\n');
+        drawn = false;
+        stage = label;
+        start = performance.now();
+        lastDecile = -1;
+      }
       const fraction = total > 0 ? done / total : 1;
       if (stderr.isTTY) {
         const t = performance.now();
@@ -121,13 +133,13 @@ function progressReporter(stderr: CliIO['stderr']) {
         const width = Math.max(10, Math.min(40, (stderr.columns ?? 80) - 45));
         const full = Math.round(fraction * width);
         const bar = '█'.repeat(full) + '░'.repeat(width - full);
-        stderr.write(`\rattribution ${bar} ${String(Math.floor(fraction * 100)).padStart(3)}% ${done}/${total} ETA ${formatDuration(eta(done, total))}  `);
+        stderr.write(`\r${stage} ${bar} ${String(Math.floor(fraction * 100)).padStart(3)}% ${done}/${total} ETA ${formatDuration(eta(done, total))}  `);
         drawn = true;
       } else {
         const decile = Math.floor(fraction * 10);
         if (decile === lastDecile) return;
         lastDecile = decile;
-        stderr.write(`attribution ${Math.floor(fraction * 100)}% (${done}/${total}), ETA ${formatDuration(eta(done, total))}\n`);
+        stderr.write(`${stage} ${Math.floor(fraction * 100)}% (${done}/${total}), ETA ${formatDuration(eta(done, total))}\n`);
       }
     },
     /** Progressive occlusion: the coarse map is in, so the result's shape is known early. */
@@ -181,6 +193,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
           steps: { type: 'string' },
           samples: { type: 'string' },
           layer: { type: 'string' },
+          metrics: { type: 'string' },
+          'metric-steps': { type: 'string' },
           vis: { type: 'string', multiple: true },
           out: { type: 'string' },
           backend: { type: 'string' },
@@ -226,6 +240,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const workers = o.workers === undefined || o.workers === 'auto' ? 'auto' : integer(o.workers, '--workers (or auto)', 1);
     const steps = integer(o.steps, '--steps', 1);
     const samples = integer(o.samples, '--samples', 1);
+    const metrics = o.metrics === undefined ? undefined : o.metrics.split(',').map((m) => oneOf(m.trim(), '--metrics', METRIC_NAMES)!);
+    const metricSteps = integer(o['metric-steps'], '--metric-steps', 1);
     const method = (oneOf(o.method, '--method', METHOD_NAMES as readonly string[]) ?? 'occlusion') as MethodName;
     const backendName = oneOf(o.backend, '--backend', BACKEND_NAMES) ?? 'auto';
     const outputKind = oneOf(o['output-kind'], '--output-kind', ['logits', 'probabilities'] as const);
@@ -266,6 +282,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         totalPreds: top,
         target,
         method,
+        metrics,
+        metricOptions: metricSteps === undefined ? undefined : { steps: metricSteps },
+        onMetricProgress: quiet ? undefined : (name, done, total) => progress.update(done, total, name),
         methodOptions: methodOptionsFromFlags(method, { window, stride, baseline, workers, steps, samples, layer: o.layer }),
         preset,
         visTypes,
@@ -298,6 +317,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       if (json) {
         stdout.write(JSON.stringify({ ...result.explanation, files: result.files }, null, 2) + '\n');
       } else {
+        for (const [name, metric] of Object.entries(result.explanation.metrics ?? {})) {
+          say(`${name}: ${metric.values.map((v) => v.toPrecision(4)).join(', ')}${name === 'deletion' || name === 'insertion' ? ' (AUC)' : ''}\n`);
+        }
         say(`Wrote ${result.files!.length} files to ${outDir}:\n`);
         for (const file of result.files!) say(`  ${file}\n`);
       }

@@ -107,6 +107,28 @@ describe('easy-explain CLI', () => {
     expect(igDoc.method).toMatchObject({ name: 'integrated_gradients', parameters: { nSteps: 8, method: 'gausslegendre' } });
   });
 
+  it('adds deletion and insertion scores with --metrics: printed, in explanation.json, curves in metrics.png', async () => {
+    const out = join(dir, 'metrics');
+    const run = await runCli([image('chelsea.png'), '--model', MOBILENET, '--method', 'grad_cam', '--metrics', 'deletion,insertion', '--metric-steps', '16', '--out', out]);
+    expect(run.code, run.stderr).toBe(0);
+    const doc = JSON.parse(readFileSync(join(out, 'explanation.json'), 'utf8'));
+    for (const name of ['deletion', 'insertion']) {
+      const [auc] = doc.metrics[name].values;
+      expect(auc).toBeGreaterThan(0);
+      expect(auc).toBeLessThan(1);
+      const [curve] = doc.metrics[name].curves;
+      expect(curve.x).toHaveLength(17);
+      expect(curve.auc).toBe(auc);
+      expect(run.stdout).toContain(`${name}: ${auc.toPrecision(4)} (AUC)`);
+    }
+    // The Grad-CAM map ranks the cat first: deleting it loses the class sooner than inserting it recovers it.
+    expect(doc.metrics.deletion.values[0]).toBeLessThan(doc.metrics.insertion.values[0]);
+    const meta = await sharp(join(out, 'metrics.png')).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['png', 720, 280]);
+    expect(run.stdout).toContain(join(out, 'metrics.png'));
+    expectRefusal(await runCli([image('chelsea.png'), '--model', MOBILENET, '--metrics', 'deletion,faithfulness']), /--metrics/);
+  });
+
   describe('refuses bad input with exit 2 and a one-line reason', () => {
     let truncated: string;
     let text: string;

@@ -10,7 +10,7 @@ import {
   type FigureInfo,
   type ModelMetadata,
 } from '@easy-explain/runtime';
-import { makePanels, renderFigure } from '@easy-explain/viz';
+import { drawMetricCurve, makePanels, renderFigure } from '@easy-explain/viz';
 import { ensureBackend } from './backend.js';
 import { decodeImage, type ImageSource } from './image.js';
 import { VERSION } from './version.js';
@@ -44,6 +44,16 @@ const webPlatform: ExplainPlatform<ImageSource, Figure> = {
   decodeImage: (image) => decodeImage(image),
   describeImage: (image) => (typeof image === 'string' ? image : image instanceof URL ? image.href : 'image'),
   readLabels: (url, signal) => fetchLabels(url, signal as AbortSignal | undefined),
+  async drawCurves(curves) {
+    const [width, height] = [360, 280];
+    const canvas = newCanvas(width * curves.length, height);
+    const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
+    ctx.fillStyle = '#ffffff';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    curves.forEach((curve, i) => drawMetricCurve(ctx as never, curve, { left: i * width, top: 0, width, height }));
+    const titles = curves.map((c) => `${c.metric} (AUC = ${c.auc.toFixed(3)})`);
+    return { methods: [], signs: [], titles, width: canvas.width, height: canvas.height, canvas };
+  },
   async drawFigure(attribution, image, methods, signs, title, options) {
     const requests = methods.map((method, i) => ({ method, sign: signs[i], outlierPerc: options.outlierPerc }));
     const panels = makePanels(attribution, image, requests, { label: title, onWarning: options.onWarning });

@@ -5,9 +5,15 @@ import {
   ExplainError,
   indexLabels,
   METHOD_NAMES,
+  METRIC_NAMES,
   predictClasses,
   runMethod,
+  runMetric,
   type AbortSignalLike,
+  type AnyMetricOptions,
+  type MetricCurve,
+  type MetricName,
+  type MetricResult,
   type Labels,
   type MethodName,
   type MethodOptions,
@@ -66,6 +72,16 @@ export interface EasyExplainOptions<Image = unknown> {
    * tenth of the work), then after each batch. The final attribution is the same as without it.
    */
   onPartial?: (map: Float32Array, done: number, total: number) => void;
+  /**
+   * Faithfulness metrics of the attribution, by name (`deletion`, `insertion`, `infidelity`, `sensitivity_max`,
+   * `model_randomization`): their numbers go into the result and explanation.json; deletion and insertion curves are
+   * drawn as one more figure.
+   */
+  metrics?: MetricName[];
+  /** Options of the metrics (e.g. `steps` of deletion/insertion, `nPerturbSamples` of infidelity). */
+  metricOptions?: Omit<AnyMetricOptions, 'target' | 'onProgress' | 'signal' | 'explain'>;
+  /** Progress of each metric, as onProgress reports the attribution's. */
+  onMetricProgress?: (metric: MetricName, done: number, total: number) => void;
   /** Told about slower fallbacks and figures with nothing to show. */
   onWarning?: (message: string) => void;
   signal?: AbortSignalLike;
@@ -93,6 +109,8 @@ export interface Explanation {
   target: { index: number; label: string };
   method: { name: MethodName; parameters: Record<string, unknown> };
   figures: Array<FigureInfo & { file?: string }>;
+  /** The metrics asked for: one value per image, and deletion/insertion curves. */
+  metrics?: Partial<Record<MetricName, { values: number[]; curves?: Array<Pick<MetricCurve, 'x' | 'y' | 'auc'>> }>>;
   timings: Record<string, number>;
   [key: string]: unknown;
 }
@@ -104,6 +122,10 @@ export interface EasyExplainResult<F extends FigureInfo = FigureInfo> {
   /** [1,h,w,C] attribution for the model input; the caller disposes it. */
   attribution: tf.Tensor4D;
   figures: F[];
+  /** The metrics asked for, as the metric functions return them. */
+  metrics?: Partial<Record<MetricName, MetricResult>>;
+  /** The deletion/insertion curves drawn side by side, when either metric ran. */
+  metricFigure?: F;
   /** Files written under outDir (Node; figures first, explanation.json last). */
   files?: string[];
   explanation: Explanation;
@@ -120,6 +142,8 @@ export interface ExplainPlatform<Image, F extends FigureInfo> {
   describeImage(image: Image): string;
   /** Reads labels a caller named by a string (a file in Node, a URL in a browser). */
   readLabels(where: string, signal?: AbortSignalLike): Promise<Labels>;
+  /** Draws deletion/insertion curves side by side as one figure. */
+  drawCurves(curves: MetricCurve[]): Promise<F>;
   drawFigure(
     attribution: HWC,
     image: HWC,
@@ -144,6 +168,15 @@ function jsonSafe(parameters: Record<string, unknown>): Record<string, unknown> 
   return out;
 }
 
+/** What explanation.json keeps of each metric: its values, and the curves of deletion and insertion. */
+function summariseMetrics(metrics: Partial<Record<MetricName, MetricResult>>): NonNullable<Explanation['metrics']> {
+  const out: NonNullable<Explanation['metrics']> = {};
+  for (const [name, result] of Object.entries(metrics) as Array<[MetricName, MetricResult & { curves?: MetricCurve[] }]>) {
+    out[name] = { values: result.values, ...(result.curves && { curves: result.curves.map(({ x, y, auc }) => ({ x, y, auc })) }) };
+  }
+  return out;
+}
+
 /** The checks that need no image: they fail before anything is decoded, downloaded or run. */
 export function checkExplainOptions(options: EasyExplainOptions): { method: MethodName; totalPreds: number; visTypes: VisMethod[][]; visSigns: VisSign[][] } {
   const visTypes = options.visTypes ?? DEFAULT_VIS_TYPES;
@@ -158,6 +191,11 @@ export function checkExplainOptions(options: EasyExplainOptions): { method: Meth
     throw new ExplainError('invalid_option', `Unknown method "${String(method)}"; use one of: ${METHOD_NAMES.join(', ')}.`);
   }
   if (options.preset !== undefined) checkPreset(options.preset);
+  for (const metric of options.metrics ?? []) {
+    if (!METRIC_NAMES.includes(metric)) {
+      throw new ExplainError('invalid_option', `Unknown metric "${String(metric)}"; use one of: ${METRIC_NAMES.join(', ')}.`);
+    }
+  }
   return { method, totalPreds, visTypes, visSigns };
 }
 
@@ -227,6 +265,22 @@ export async function explainImage<Image, F extends FigureInfo>(
     }
     timings.figuresMs = ms(t0);
 
+    let metrics: Partial<Record<MetricName, MetricResult>> | undefined;
+    let metricFigure: F | undefined;
+    if (options.metrics?.length) {
+      t0 = now();
+      metrics = {};
+      // sensitivity_max and model_randomization recompute the explanation: the same method and options.
+      const explain = async (m: Model, x: tf.Tensor4D, o: { target: number[] }) => (await runMethod(method, m, x, { target: o.target, signal }, methodOptions, true)).attribution;
+      for (const name of new Set(options.metrics)) {
+        const onProgress = options.onMetricProgress && ((done: number, total: number) => options.onMetricProgress!(name, done, total));
+        metrics[name] = await runMetric(name, model, input, attribution, { ...options.metricOptions, target, signal, onProgress, explain });
+      }
+      const curves = (['deletion', 'insertion'] as const).flatMap((name) => (metrics![name] as { curves?: MetricCurve[] } | undefined)?.curves ?? []);
+      if (curves.length > 0) metricFigure = await platform.drawCurves(curves);
+      timings.metricsMs = ms(t0);
+    }
+
     const { timings: _ignored, ...record } = options.record ?? {};
     const explanation: Explanation = {
       tool: platform.tool,
@@ -249,10 +303,11 @@ export async function explainImage<Image, F extends FigureInfo>(
       target: { index: target, label: targetLabel },
       method: { name: method, parameters: jsonSafe(result.parameters) },
       figures: figures.map(({ methods, signs, titles, width, height }) => ({ methods, signs, titles, width, height })),
+      ...(metrics && { metrics: summariseMetrics(metrics) }),
       timings,
       ...record,
     };
-    return { predictions, target, targetLabel, attribution, figures, explanation };
+    return { predictions, target, targetLabel, attribution, figures, metrics, metricFigure, explanation };
   } catch (error) {
     attribution?.dispose();
     throw error;

@@ -2,8 +2,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { asModel, Occlusion, type Model } from '@easy-explain/core';
-import { backendAttempts, explainImage, resolveBackend, type ExplainPlatform, type FigureInfo } from '@easy-explain/runtime';
+import { asModel, deletion, Occlusion, type Model } from '@easy-explain/core';
+import { backendAttempts, explainImage, prepareInput, resolveBackend, type ExplainPlatform, type FigureInfo } from '@easy-explain/runtime';
 
 // Three classes over an 8×8 RGB image in 0..1 ('unit' preset): class k sums channel k, so occluding a window lowers
 // the target's score by exactly the window's sum in that channel.
@@ -27,6 +27,10 @@ function platform(log: string[]): ExplainPlatform<string, FigureInfo & { title: 
     describeImage: (name) => `photo:${name}`,
     readLabels: async () => {
       throw new Error('not used');
+    },
+    drawCurves: async (curves) => {
+      log.push(`curves ${curves.map((c) => c.metric).join('+')}`);
+      return { methods: [], signs: [], titles: [], width: 1, height: 1, title: 'curves' };
     },
     drawFigure: async (attribution, image, methods, signs, title) => {
       log.push(`figure ${methods.join('+')} ${attribution.height}x${attribution.width} over ${image.height}x${image.width}`);
@@ -94,6 +98,34 @@ describe('explainImage', () => {
     await expect(explainImage(platform(log), model, { image: 'p.png', preset: 'unit', target: 3, methodOptions: { slidingWindowShapes: [4, 4], strides: 4 } })).rejects.toMatchObject({ code: 'invalid_target' });
     expect(log.filter((l) => l.startsWith('figure'))).toEqual([]);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('explainImage with metrics', () => {
+  it('adds the metrics the caller names, equal to the metric functions, and draws the curves once', async () => {
+    const log: string[] = [];
+    const before = tf.memory().numTensors;
+    const progress: string[] = [];
+    const result = await explainImage(platform(log), model, {
+      image: 'p.png',
+      preset: 'unit',
+      method: 'saliency',
+      metrics: ['deletion', 'insertion', 'sensitivity_max'],
+      metricOptions: { steps: 4 },
+      onMetricProgress: (name, done, total) => progress.push(`${name} ${done}/${total}`),
+    });
+    const { input: x } = await prepareInput(photo(), 'unit', [8, 8, 3]);
+    const direct = await deletion(model, x, result.attribution, { target: 1, steps: 4 });
+    expect(result.metrics!.deletion!.values).toEqual(direct.values);
+    expect(result.explanation.metrics!.deletion!.curves![0].x).toEqual([0, 0.25, 0.5, 0.75, 1]);
+    expect(result.explanation.metrics!.insertion!.values).toHaveLength(1);
+    // Saliency of a sum is constant (1 on the target channel): sensitivity to any perturbation is 0.
+    expect(result.explanation.metrics!.sensitivity_max!.values).toEqual([0]);
+    expect(log.filter((l) => l.startsWith('curves'))).toEqual(['curves deletion+insertion']);
+    expect(progress.some((p) => p.startsWith('insertion'))).toBe(true);
+    tf.dispose([x, result.attribution]);
+    expect(tf.memory().numTensors).toBe(before);
+    await expect(explainImage(platform([]), model, { image: 'p.png', metrics: ['faithfulness' as never] })).rejects.toMatchObject({ code: 'invalid_option' });
   });
 });
 
