@@ -61,6 +61,15 @@ async function prepareOutDir(outDir: string): Promise<string> {
  * with easy-explain's setting unless told otherwise, and one figure per row of visTypes/visSigns titled as
  * easy-explain titles them. With outDir (checked first), writes figure-N.png and explanation.json. Leaves no tensor
  * behind except the returned attribution.
+ *
+ * @example
+ * ```ts
+ * await setupBackend('auto');
+ * const model = await loadModel('mobilenet_v1_0.75_224/model.json', { preset: 'mobilenet' });
+ * const result = await runEasyExplain(model, { image: 'cat.png', outDir: 'out', metrics: ['deletion', 'insertion'] });
+ * console.log(result.predictions[0].label, result.files);
+ * result.attribution.dispose();
+ * ```
  */
 export async function runEasyExplain(model: Model & ModelMetadata, options: EasyExplainOptions): Promise<EasyExplainResult> {
   const start = performance.now();

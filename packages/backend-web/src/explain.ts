@@ -66,6 +66,15 @@ const webPlatform: ExplainPlatform<ImageSource, Figure> = {
  * easy-explain's one call, in the browser: top-k predictions, one attribution, one figure per row of
  * visTypes/visSigns drawn by viz. Runs on the calling thread: call it from a worker (or use ExplainWorkerClient)
  * for long attributions. `outDir` is Node's: a browser rejects it.
+ *
+ * @example
+ * ```ts
+ * await setupBackend('auto'); // webgpu, else webgl, wasm
+ * const model = await loadModel('https://example.com/mobilenet/model.json', { preset: 'mobilenet' });
+ * const result = await runEasyExplain(model, { image: document.querySelector('img')!, method: 'grad_cam' });
+ * document.body.append(result.figures[0].canvas as HTMLCanvasElement);
+ * result.attribution.dispose();
+ * ```
  */
 export async function runEasyExplain(model: Model & ModelMetadata, options: EasyExplainOptions): Promise<EasyExplainResult> {
   if (options.outDir !== undefined) {

@@ -13,6 +13,7 @@ export {
   type OutputKind,
 } from './model.js';
 export type { AttributeOptions, Attributor } from './attributors/attributor.js';
+export type { AblationContext, AblationScorer, AblationScorerFactory, Region } from './attributors/feature-ablation.js';
 export { Occlusion, windowCount, type OcclusionOptions, type Shape3 } from './attributors/occlusion.js';
 export {
   IntegratedGradients,

@@ -391,6 +391,13 @@ export function resolveMethodOptions<K extends TableMethodName>(name: K, options
  * Runs one attribution method by name. `options` are the method's own (Captum's names); they are resolved and
  * checked here unless `resolved` says a caller did it already (runEasyExplain checks before predicting).
  * The caller disposes the attribution.
+ *
+ * @example
+ * ```ts
+ * const { attribution, parameters } = await runMethod('integrated_gradients', model, input, { target: 285 }, { nSteps: 32 });
+ * console.log(parameters.convergenceDelta);
+ * attribution.dispose();
+ * ```
  */
 export async function runMethod<K extends TableMethodName>(
   name: K,

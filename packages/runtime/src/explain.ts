@@ -203,6 +203,12 @@ export function checkExplainOptions(options: EasyExplainOptions): { method: Meth
  * easy-explain's one call on any platform: top-k predictions, the attribution of the target (default the top class)
  * by the method table's defaults unless told otherwise, and one figure per row of visTypes/visSigns titled as
  * easy-explain titles them. Leaves no tensor behind except the returned attribution. Writes nothing.
+ *
+ * @example
+ * ```ts
+ * // A platform gives decoding, label files and drawing; backend-node and backend-web each have one.
+ * const result = await explainImage(platform, model, { image: 'cat.png', method: 'saliency', totalPreds: 3 });
+ * ```
  */
 export async function explainImage<Image, F extends FigureInfo>(
   platform: ExplainPlatform<Image, F>,

@@ -13,4 +13,4 @@ export {
 export { imagenetLabels, resolveLabels, type LabelsSource } from './labels.js';
 export { prepareInput, type PreparedInput, type RgbImage } from './prepare.js';
 export { checkVis, DEFAULT_VIS_SIGNS, DEFAULT_VIS_TYPES, parseVisRow } from './vis.js';
-export { PendingRequests } from './pending.js';
+export { PendingRequests, type PendingEntry } from './pending.js';

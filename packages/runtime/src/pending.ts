@@ -1,7 +1,8 @@
 // The request/response base of every worker proxy (Node's occlusion threads, the browser's occlusion helpers and
 // explanation worker): numbered requests, each answered once, all rejected when the worker fails.
 
-interface Entry<Reply> {
+/** A request in flight: how to settle its promise. */
+export interface PendingEntry<Reply> {
   resolve(reply: Reply): void;
   reject(error: Error): void;
 }
@@ -9,7 +10,7 @@ interface Entry<Reply> {
 export class PendingRequests<Reply, Extra extends object = object> {
   private nextId = 1;
   private failure?: Error;
-  private readonly entries = new Map<number, Entry<Reply> & Extra>();
+  private readonly entries = new Map<number, PendingEntry<Reply> & Extra>();
 
   /** Requests still waiting for their reply. */
   get size(): number {
@@ -30,7 +31,7 @@ export class PendingRequests<Reply, Extra extends object = object> {
   }
 
   /** The extra data of a request in flight (e.g. its progress callback). */
-  get(id: number): (Entry<Reply> & Extra) | undefined {
+  get(id: number): (PendingEntry<Reply> & Extra) | undefined {
     return this.entries.get(id);
   }
 

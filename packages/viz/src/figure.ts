@@ -60,7 +60,7 @@ export interface FigureLayout {
   foreground?: string;
 }
 
-interface Rect {
+export interface Rect {
   x: number;
   y: number;
   width: number;

@@ -45,6 +45,7 @@ export {
   type FigureLayout,
   type PanelRequest,
   type PanelSpec,
+  type Rect,
 } from './figure.js';
 export { easyExplainTitle, easyExplainTitles, predictionName } from './titles.js';
 export {

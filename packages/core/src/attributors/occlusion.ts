@@ -64,6 +64,14 @@ export function occlusionScorerFactory(
  * Captum's Occlusion: a window slides over the image with the given strides; every position is replaced by the
  * baseline and the drop of the target score is spread over the window. Per dimension there are
  * ceil((D − w) / s) + 1 positions starting at k·s; a last window that runs past the edge is cut off there.
+ *
+ * @example
+ * ```ts
+ * const occlusion = new Occlusion(model);
+ * // easy-explain's setting on a [1,224,224,3] input: 441 windows of 45×45 over all channels.
+ * const map = await occlusion.attribute(input, { target: 285, slidingWindowShapes: [45, 45, 3], strides: [9, 9, 3], baselines: 0 });
+ * map.dispose();
+ * ```
  */
 export class Occlusion extends AblationAttributor<OcclusionOptions> {
   /** Threads the last `attribute` call scored on (1: this thread). */
