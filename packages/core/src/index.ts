@@ -100,3 +100,4 @@ export {
   type OcclusionFlopsOptions,
   type PlanResult,
 } from './incremental/index.js';
+export * from './attributors/cam/index.js';
