@@ -23,6 +23,33 @@ function check(label: string, actual: ArrayLike<number>, expected: ArrayLike<num
   expect(err).toBeLessThan(atol);
 }
 
+/**
+ * AblationCAM's weights are (s − s_k)/s with s ≈ 0.48 a probability, so a float32 difference δs between how two
+ * frameworks compute s (the unablated pass) and the s_k (the ablated passes) shifts every weight by about δs/s and
+ * the raw map at p by (δs/s)·Σ_k A_k(p), with Σ_k A_k ≈ 600–830 here. Our s and s_k agree bit for bit (full
+ * forward, head on one or 32 copies), but our cpu and wasm backends already differ in s by 1.7e-6 (3.5e-6 of s),
+ * and against the reference the map is lower by 2e-3–4e-3 everywhere: mostly a common weight offset of about 4e-6
+ * (torch computes s with a batch of 1 and s_k with batches of 32), the rest per-channel noise of the same size in
+ * the s_k. So the raw map is checked per position within
+ * 1e-4 × max + 1e-5 × Σ_k A_k(p) (δs/s up to 1e-5); the logged fit shows the offset and the residual without it.
+ */
+async function checkAblation(label: string, model: Model, x: tf.Tensor4D, actual: ArrayLike<number>, ref: { data: Float32Array; max_abs: number }) {
+  const sums = tf.tidy(() => tf.sum(model.predictWithLayer!(x, LAYER).activations, 3));
+  const sumA = await sums.data();
+  sums.dispose();
+  let offset = 0;
+  let weight = 0;
+  for (let p = 0; p < sumA.length; p++) {
+    expect(Math.abs(actual[p] - ref.data[p])).toBeLessThan(1e-4 * ref.max_abs + 1e-5 * sumA[p]);
+    offset += (ref.data[p] - actual[p]) * sumA[p];
+    weight += sumA[p] * sumA[p];
+  }
+  offset /= weight; // least-squares weight offset c in ref ≈ actual + c·Σ_k A_k
+  let residual = 0;
+  for (let p = 0; p < sumA.length; p++) residual = Math.max(residual, Math.abs(actual[p] + offset * sumA[p] - ref.data[p]));
+  console.log(`${label}: max |Δ| ${maxAbsDiff(actual, ref.data).toExponential(2)}; weight offset ${offset.toExponential(2)}, residual after it ${residual.toExponential(2)} (1e-4 × max ${(1e-4 * ref.max_abs).toExponential(2)})`);
+}
+
 for (const backend of ['wasm', 'cpu'] as const) {
   const runs = (name: string) => (backend === 'wasm' && name !== 'ScoreCAM') || CPU_SUBSET.has(name);
   describe(`CAM family vs the references on ${backend}, ${MODEL}`, () => {
@@ -60,7 +87,11 @@ for (const backend of ['wasm', 'cpu'] as const) {
         expect(result.targets).toEqual([refRaw.target]);
         if (c === 'AblationCAM') expect(progress.length).toBe(768 / 32);
         expect(progress.at(-1)![0]).toBe(progress.at(-1)![1]);
-        check(`${backend} ${c} raw (${seconds.toFixed(1)} s)`, await result.raw.data(), refRaw.data, 1e-4 * refRaw.max_abs);
+        if (c === 'AblationCAM') {
+          await checkAblation(`${backend} ${c} raw (${seconds.toFixed(1)} s)`, model, x, await result.raw.data(), refRaw);
+        } else {
+          check(`${backend} ${c} raw (${seconds.toFixed(1)} s)`, await result.raw.data(), refRaw.data, 1e-4 * refRaw.max_abs);
+        }
         check(`${backend} ${c} final`, await result.final.data(), refFinal.data, 2 / 255);
         tf.dispose([result.raw, result.final]);
       });
