@@ -47,3 +47,4 @@ export {
   type PanelSpec,
 } from './figure.js';
 export { easyExplainTitle, easyExplainTitles, predictionName } from './titles.js';
+export { overlayMask, resizeBicubicPil, type MaskLike, type OverlayMaskOptions } from './overlay.js';
