@@ -81,7 +81,7 @@ describe('CAM family: errors, batches, progress and abort (cpu, tiny_cnn)', () =
     await rejects('invalid_model', () => new GradCam(pooled, 'pooled').explain(x, { target: 0 }));
     await rejects('invalid_model', () => new ScoreCam(pooled, 'pooled').explain(x, { target: 0 }));
     await rejects('invalid_model', () => torchcam('SmoothGradCAMpp', pooled, 'pooled').explain(x, { target: 0 }));
-    await rejects('invalid_model', () => camExplain(pooled, x, { layers: ['pooled'] }));
+    await rejects('invalid_model', () => camExplain(pooled, x, { layer: 'pooled', maskLayer: 'pooled' }));
   });
 
   it('a model that cannot run up to a layer is an invalid_model error', async () => {
@@ -108,7 +108,8 @@ describe('CAM family: errors, batches, progress and abort (cpu, tiny_cnn)', () =
     const noise = tf.zeros([3, 32, 32, 3]) as tf.Tensor4D;
     await rejects('invalid_option', () => new SmoothGradCamPP(model, 'relu3').explain(x, { noise }));
     noise.dispose();
-    await rejects('invalid_option', () => camExplain(model, x, { layers: [] }));
+    await rejects('invalid_option', () => camExplain(model, x, { layers: 'relu3' as never }));
+    await rejects('invalid_option', () => camExplain(model, x, { threshold: Number.NaN }));
     const pair = tf.concat([x, x]) as tf.Tensor4D;
     await rejects('invalid_input', () => camExplain(model, pair));
     pair.dispose();
@@ -124,6 +125,24 @@ describe('CAM family: errors, batches, progress and abort (cpu, tiny_cnn)', () =
     const out = await cam.explain(x);
     expect(out.targets).toEqual([4]);
     tf.dispose([out.raw, out.final]);
+  });
+
+  it("camExplain's layers: SmoothGradCAM++ on `layer`, the mask on the located layer (as easy-explain), fusion only when asked", async () => {
+    const before = tf.memory().numTensors;
+    const plain = await camExplain(model, x, { smooth: { seed: 1 } });
+    expect([plain.layer, plain.maskLayer, plain.layers, plain.layerMaps, plain.fused]).toEqual(['relu3', 'relu3', [], [], undefined]);
+    const other = await camExplain(model, x, { layer: 'relu2', layers: ['relu2'], smooth: { seed: 1 } });
+    expect([other.layer, other.maskLayer]).toEqual(['relu2', 'relu3']);
+    expect([other.smoothGradCamPP.height, other.layerCam.height, other.localisationMask.height]).toEqual([32, 16, 32]);
+    // The mask comes from the same LayerCAM map either way; one fused layer is that layer's map unchanged.
+    expect(Array.from(other.localisationMask.data)).toEqual(Array.from(plain.localisationMask.data));
+    expect(Array.from(other.fused!.data)).toEqual(Array.from(other.layerMaps[0].data));
+    // threshold 0 marks every pixel (maps are ≥ 0); above 1, none.
+    const all = await camExplain(model, x, { threshold: 0, smooth: { numSamples: 1 } });
+    const none = await camExplain(model, x, { threshold: 1.01, smooth: { numSamples: 1 } });
+    expect(all.localisationMask.data.every((v) => v === 1)).toBe(true);
+    expect(none.localisationMask.data.every((v) => v === 0)).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('a batch with one target per example gives each example its own map', async () => {

@@ -129,8 +129,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
       noise.dispose();
       expect(out.target).toBe(target);
       expect(out.layer).toBe(LAYER);
+      expect(out.maskLayer).toBe(LAYER);
       check(`${backend} camExplain SmoothGradCAMpp`, out.smoothGradCamPP.data, camArray(`${MODEL}/torchcam/SmoothGradCAMpp`).data, 1e-4);
-      check(`${backend} camExplain fused`, out.fused.data, camArray(`${MODEL}/torchcam/LayerCAM_fused`).data, 1e-4);
+      check(`${backend} camExplain fused`, out.fused!.data, camArray(`${MODEL}/torchcam/LayerCAM_fused`).data, 1e-4);
       expect(out.layerMaps.map((m) => [m.height, m.width])).toEqual([
         [16, 16],
         [32, 32],
