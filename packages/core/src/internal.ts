@@ -79,3 +79,4 @@ export {
   RISE_BLUR_SIZE,
   trapezoidAuc,
 } from './metrics/index.js';
+export * from './attributors/cam/index.js';
