@@ -11,6 +11,9 @@ export interface MethodFlags {
   layer?: string;
 }
 
+/** The CAM family takes the layer to explain. */
+const camFlags = (f: MethodFlags) => ({ layer: f.layer });
+
 const FLAGS_TO_OPTIONS: { readonly [K in MethodName]: (flags: MethodFlags) => MethodOptionsByName[K] } = {
   occlusion: (f) => ({
     slidingWindowShapes: f.window === undefined ? undefined : [f.window, f.window],
@@ -24,6 +27,15 @@ const FLAGS_TO_OPTIONS: { readonly [K in MethodName]: (flags: MethodFlags) => Me
   grad_cam: (f) => ({ layer: f.layer }),
   guided_grad_cam: (f) => ({ layer: f.layer }),
   smoothgrad: (f) => ({ ntSamples: f.samples }),
+  grad_cam_plusplus: camFlags,
+  hires_cam: camFlags,
+  grad_cam_element_wise: camFlags,
+  xgrad_cam: camFlags,
+  layer_cam: camFlags,
+  eigen_cam: camFlags,
+  eigen_grad_cam: camFlags,
+  score_cam: camFlags,
+  ablation_cam: camFlags,
 };
 
 /** The options `--window`, `--stride`, … give `method`; flags of other methods are ignored. */

@@ -37,6 +37,7 @@ export {
   type GradCamMethodOptions,
   type GuidedGradCamMethodOptions,
   type IntegratedGradientsMethodOptions,
+  type CamMethodOptions,
   type LayerGradCamMethodOptions,
   type MethodEntry,
   type MethodName,

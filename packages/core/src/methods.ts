@@ -12,6 +12,7 @@ import { GuidedBackprop } from './attributors/guided-backprop.js';
 import { LayerGradCam, type InterpolateMode } from './attributors/layer-grad-cam.js';
 import { GuidedGradCam } from './attributors/guided-grad-cam.js';
 import { NoiseTunnel, NOISE_TUNNEL_TYPES, type NoiseTunnelType } from './attributors/noise-tunnel.js';
+import { PYTORCH_GRAD_CAM_METHODS, type PytorchGradCamName } from './attributors/cam/methods.js';
 
 /** Options of Occlusion as the table takes them; 2-element windows and strides cover all channels. */
 export interface OcclusionMethodOptions {
@@ -98,6 +99,16 @@ export interface SmoothGradMethodOptions extends SaliencyMethodOptions {
   seed?: number;
 }
 
+/** Options of the CAM family (pytorch-grad-cam's definitions) in the table. */
+export interface CamMethodOptions {
+  /** Layer to explain; default the last spatial layer before global pooling. */
+  layer?: string;
+  /** pytorch-grad-cam's eigen_smooth; default false. */
+  eigenSmooth?: boolean;
+  /** score_cam / ablation_cam: copies per forward pass; default the library's (16 / 32). */
+  batchSize?: number;
+}
+
 /** Options of every method in the table, by name. */
 export interface MethodOptionsByName {
   occlusion: OcclusionMethodOptions;
@@ -109,6 +120,15 @@ export interface MethodOptionsByName {
   smoothgrad: SmoothGradMethodOptions;
   layer_grad_cam: LayerGradCamMethodOptions;
   noise_tunnel: NoiseTunnelMethodOptions;
+  grad_cam_plusplus: CamMethodOptions;
+  hires_cam: CamMethodOptions;
+  grad_cam_element_wise: CamMethodOptions;
+  xgrad_cam: CamMethodOptions;
+  layer_cam: CamMethodOptions;
+  eigen_cam: CamMethodOptions;
+  eigen_grad_cam: CamMethodOptions;
+  score_cam: CamMethodOptions;
+  ablation_cam: CamMethodOptions;
 }
 export type TableMethodName = keyof MethodOptionsByName;
 /** Options of any method (what runMethod takes when the name is not known statically). */
@@ -204,6 +224,36 @@ function innerAttributor(model: Model, inner: NoiseTunnelInner, inputShape: read
   const entry = methodEntry(inner.method);
   const options = entry.resolve((inner.options ?? {}) as MethodOptions, inputShape);
   return { attribute: async (x, run: AttributeOptions) => (await entry.run(model, x, options, run)).attribution };
+}
+
+/**
+ * A pytorch-grad-cam method as a table entry: its `final` map (min-max scaled, resized to the input) spread over the
+ * input's C channels as map/C, so the channel sum that visualisation takes is the library's output; `parameters`
+ * record the layer and the raw map's shape.
+ */
+function camEntry(name: PytorchGradCamName, title: string): MethodEntry<CamMethodOptions> {
+  return {
+    title,
+    output: 'input',
+    listed: true,
+    resolve: (options) => ({
+      layer: options.layer,
+      eigenSmooth: options.eigenSmooth ?? false,
+      batchSize: positive(options.batchSize, 'batchSize'),
+    }),
+    async run(model, input, options, run) {
+      const cam = new PYTORCH_GRAD_CAM_METHODS[name](model, options.layer);
+      const { raw, final } = await cam.explain(input, { ...options, target: run.target, onProgress: run.onProgress, signal: run.signal });
+      try {
+        const c = input.shape[3];
+        const attribution = tf.tidy(() => tf.broadcastTo(tf.div(final, c), input.shape) as tf.Tensor4D);
+        const parameters = { ...options, layer: cam.layer, layerIsDefault: cam.layerIsDefault, mapShape: raw.shape, library: 'pytorch-grad-cam', className: name };
+        return { attribution, parameters };
+      } finally {
+        tf.dispose([raw, final]);
+      }
+    },
+  };
 }
 
 /** The table. Defaults are the same on every path that runs a method by name. */
@@ -366,6 +416,15 @@ export const METHODS: { readonly [K in TableMethodName]: MethodEntry<MethodOptio
       return { attribution, parameters: { ...rest, inner, injectedNoise: !!noise } };
     },
   },
+  grad_cam_plusplus: camEntry('GradCAMPlusPlus', 'Grad-CAM++'),
+  hires_cam: camEntry('HiResCAM', 'HiResCAM'),
+  grad_cam_element_wise: camEntry('GradCAMElementWise', 'Grad-CAM element-wise'),
+  xgrad_cam: camEntry('XGradCAM', 'XGrad-CAM'),
+  layer_cam: camEntry('LayerCAM', 'LayerCAM'),
+  eigen_cam: camEntry('EigenCAM', 'EigenCAM'),
+  eigen_grad_cam: camEntry('EigenGradCAM', 'EigenGrad-CAM'),
+  score_cam: camEntry('ScoreCAM', 'Score-CAM'),
+  ablation_cam: camEntry('AblationCAM', 'Ablation-CAM'),
 };
 
 /** The methods offered to users (CLI --method, runEasyExplain, the demo), in menu order. */
