@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
 import { asModel, ExplainError, type Labels, type Model, type OcclusionWorkerOptions, type OutputKind } from '@easy-explain/core';
 import { ensureBackend, firstLine } from './backend.js';
+import { validateWeightsManifest } from './manifest.js';
 import { poolScorer, resolveWorkers, WorkerPool } from './pool/pool.js';
 import { imagenetLabels } from './labels.js';
 import type { PresetName } from './preset.js';
@@ -124,20 +125,6 @@ export function withTimeout(signal?: AbortSignal, ms = DOWNLOAD_TIMEOUT_MS): Abo
   return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
-const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, complex64: 8, int16: 2, uint16: 2, float16: 2 };
-
-/** Bytes a weight group needs, or undefined when it cannot be known (string weights). */
-function groupBytes(weights: tf.io.WeightsManifestEntry[]): number | undefined {
-  let total = 0;
-  for (const w of weights) {
-    const dtype = w.quantization?.dtype ?? w.dtype;
-    const size = DTYPE_BYTES[dtype];
-    if (size === undefined) return undefined;
-    total += w.shape.reduce((a, b) => a * b, 1) * size;
-  }
-  return total;
-}
-
 /** A model.json and its weight shards, read into memory. */
 export interface ModelFiles {
   json: tf.io.ModelJSON;
@@ -145,7 +132,10 @@ export interface ModelFiles {
   format: ModelFormat;
 }
 
-/** Reads model.json and every shard it names, checking each shard exists and each group has the bytes it needs. */
+/**
+ * Reads model.json and every shard it names. The whole weightsManifest is checked first (shard names stay inside the
+ * model's folder), so nothing is fetched for a hostile file; then each group must have exactly the bytes it declares.
+ */
 async function readModelFiles(source: Source, base: string): Promise<ModelFiles> {
   const raw = await source.read(base);
   let json: tf.io.ModelJSON;
@@ -157,16 +147,15 @@ async function readModelFiles(source: Source, base: string): Promise<ModelFiles>
   if (typeof json !== 'object' || json === null || typeof json.modelTopology !== 'object' || json.modelTopology === null) {
     throw new ExplainError('invalid_model', `${source.where(base)} has no modelTopology; it is not a TF.js model.json.`);
   }
+  const groups = validateWeightsManifest(json, source.where(base));
   const topology = json.modelTopology as { node?: unknown };
   const format: ModelFormat = json.format === 'graph-model' || Array.isArray(topology.node) ? 'graph-model' : 'layers-model';
   const shards = new Map<string, Uint8Array>();
-  const manifest = json.weightsManifest ?? [];
-  if (!Array.isArray(manifest)) throw new ExplainError('invalid_model', `${source.where(base)}: weightsManifest is not a list.`);
   // Shards are independent files: fetch each group's shards concurrently, groups one after another.
-  for (const [g, group] of manifest.entries()) {
+  for (const [g, group] of groups.entries()) {
     const buffers = await Promise.all(group.paths.map((p) => source.read(p)));
     group.paths.forEach((p, i) => shards.set(p, buffers[i]));
-    const expected = groupBytes(group.weights);
+    const expected = group.bytes;
     const actual = buffers.reduce((a, b) => a + b.length, 0);
     if (expected !== undefined && expected !== actual) {
       const files = group.paths.map((p) => source.where(p)).join(', ');
@@ -368,14 +357,22 @@ export async function loadDefaultModel(options: DefaultModelOptions = {}): Promi
   return loadModel(modelJson, { ...extra, signal: options.signal });
 }
 
-/** Writes model.json and shards into a temporary folder renamed into place, so a cache folder is always complete. */
+/**
+ * Writes model.json and shards into a temporary folder renamed into place, so a cache folder is always complete.
+ * The shard names were checked by validateWeightsManifest; each target is checked again to lie inside the folder.
+ */
 async function saveModel(files: ModelFiles, dir: string): Promise<void> {
   await mkdir(dirname(dir), { recursive: true });
   const tmp = await mkdtemp(`${dir}.partial-`);
   try {
     for (const [name, bytes] of files.shards) {
-      await mkdir(dirname(join(tmp, name)), { recursive: true });
-      await writeFile(join(tmp, name), bytes);
+      const target = resolve(tmp, name);
+      if (!target.startsWith(tmp + sep)) throw new ExplainError('invalid_model', `The weight shard path ${JSON.stringify(name)} leaves the cache folder.`);
+      await mkdir(dirname(target), { recursive: true });
+      // 'wx': never follow or replace an existing file (the folder is fresh; a repeated name is written once).
+      await writeFile(target, bytes, { flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
     }
     await writeFile(join(tmp, 'model.json'), JSON.stringify(files.json));
     await rename(tmp, dir).catch(async (error: NodeJS.ErrnoException) => {
