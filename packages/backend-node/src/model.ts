@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, realpath, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
 import { asModel, ExplainError, type Labels, type Model, type OcclusionWorkerOptions, type OutputKind } from '@easy-explain/core';
 import { ensureBackend, firstLine } from './backend.js';
+import { download, MODEL_JSON_MAX_BYTES, SHARD_MAX_BYTES, shardUrl } from './download.js';
 import { validateWeightsManifest } from './manifest.js';
 import { poolScorer, resolveWorkers, WorkerPool } from './pool/pool.js';
 import { imagenetLabels } from './labels.js';
@@ -60,69 +61,118 @@ export interface LoadModelOptions {
 // ---------- reading model.json and shards from a path or URL ----------
 
 interface Source {
-  /** Human-readable location of a file next to model.json (or model.json itself). */
-  where(name: string): string;
-  read(name: string): Promise<Uint8Array>;
+  /** Where model.json is, for messages. */
+  readonly where: string;
+  /** Human-readable location of a shard. */
+  shardWhere(name: string): string;
+  /** model.json's bytes, at most MODEL_JSON_MAX_BYTES. */
+  readJson(): Promise<Uint8Array>;
+  /** A shard's bytes; more than `maxBytes` is an error (`declared`: the cap is the size model.json declares). */
+  readShard(name: string, maxBytes: number, declared: boolean): Promise<Uint8Array>;
+  /** Ends reads still in flight (a sibling shard failed). */
+  close(): void;
 }
 
 function isUrl(s: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
 }
 
+function capReason(declared: boolean): string {
+  return declared ? 'the size model.json declares for its weights' : `the ${SHARD_MAX_BYTES}-byte cap on one shard`;
+}
+
+/** An open file that must be a regular file of at most `maxBytes`; closed by the caller. */
+async function openRegular(path: string, what: string, maxBytes: number, reason: string): Promise<FileHandle> {
+  // stat before open: opening a FIFO would block until a writer comes.
+  if (!(await stat(path)).isFile()) {
+    throw new ExplainError('invalid_model', `The ${what} ${path} is not a regular file (a device, FIFO or folder); a model is read from plain files.`);
+  }
+  const handle = await open(path, 'r');
+  try {
+    const opened = await handle.stat();
+    if (!opened.isFile()) throw new ExplainError('invalid_model', `The ${what} ${path} is not a regular file; a model is read from plain files.`);
+    if (opened.size > maxBytes) throw new ExplainError('invalid_model', `The ${what} ${path} has ${opened.size} bytes, more than ${maxBytes} (${reason}).`);
+    return handle;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+async function readRegular(path: string, what: string, maxBytes: number, reason: string): Promise<Uint8Array> {
+  const handle = await openRegular(path, what, maxBytes, reason);
+  try {
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
+function readProblem(cause: unknown, what: string, path: string): ExplainError {
+  if (cause instanceof ExplainError) return cause;
+  const code = (cause as NodeJS.ErrnoException).code;
+  const problem = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code ?? firstLine(cause)})`;
+  return new ExplainError('model_not_found', `The ${what} ${path} ${problem}.`, { cause });
+}
+
+/** model.json on disk and shards beside it: each must resolve (symlinks followed) inside its folder, as a regular file. */
 function fileSource(modelJson: string): Source {
   const dir = dirname(modelJson);
-  const base = modelJson.split(/[\\/]/).pop() ?? 'model.json';
-  const pathOf = (name: string) => (name === base ? modelJson : join(dir, name));
+  let realDir: Promise<string> | undefined;
   return {
-    where: pathOf,
-    async read(name) {
-      const path = pathOf(name);
+    where: modelJson,
+    shardWhere: (name) => join(dir, name),
+    async readJson() {
       try {
-        return await readFile(path);
+        return await readRegular(modelJson, 'model file', MODEL_JSON_MAX_BYTES, 'the cap on a model.json');
       } catch (cause) {
-        const code = (cause as NodeJS.ErrnoException).code;
-        const what = name === base ? 'model file' : 'weight shard';
-        const problem = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code ?? firstLine(cause)})`;
-        throw new ExplainError('model_not_found', `The ${what} ${path} ${problem}.`, { cause });
+        throw readProblem(cause, 'model file', modelJson);
       }
     },
+    async readShard(name, maxBytes, declared) {
+      const path = join(dir, name);
+      try {
+        realDir ??= realpath(dir);
+        const real = await realpath(path);
+        if (!real.startsWith((await realDir) + sep)) {
+          throw new ExplainError('invalid_model', `The weight shard ${path} is a link to ${real}, outside the model's folder; copy the file into the folder.`);
+        }
+        return await readRegular(real, 'weight shard', maxBytes, capReason(declared));
+      } catch (cause) {
+        throw readProblem(cause, 'weight shard', path);
+      }
+    },
+    close() {},
   };
 }
 
+/** model.json at a URL, shards next to it with its query string; every download bounded in size and time. */
 function httpSource(modelJson: string, signal?: AbortSignal): Source {
-  const urlOf = (name: string) => new URL(name, modelJson).href;
+  // One signal for the reads of this model: the caller's abort, or close() when a sibling shard failed.
+  const reads = new AbortController();
+  const onAbort = () => reads.abort(signal?.reason);
+  if (signal?.aborted) reads.abort(signal.reason);
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  const get = (url: string, what: string, maxBytes: number, reason: string) =>
+    download(url, { what, maxBytes, capReason: reason, failCode: 'model_not_found', tooLargeCode: 'invalid_model', signal: reads.signal }).catch(
+      (error: unknown) => {
+        // The shared signal also fires on close(); only the caller's abort is an abort.
+        if (error instanceof ExplainError && error.code === 'aborted' && signal?.aborted !== true) {
+          throw new ExplainError('model_not_found', `The download of ${url} was stopped.`, { cause: error });
+        }
+        throw error;
+      },
+    );
   return {
-    where: urlOf,
-    async read(name) {
-      const url = urlOf(name);
-      let response: Response;
-      try {
-        response = await fetch(url, { signal: withTimeout(signal) });
-      } catch (cause) {
-        if (signal?.aborted) throw new ExplainError('aborted', 'The model download was aborted.', { cause });
-        const reason = (cause as { cause?: { code?: string } }).cause?.code ?? firstLine(cause);
-        throw new ExplainError('model_not_found', `Cannot fetch ${url}: ${reason}.`, { cause });
-      }
-      if (!response.ok) {
-        throw new ExplainError('model_not_found', `Cannot fetch ${url}: HTTP ${response.status} ${response.statusText}.`);
-      }
-      try {
-        return new Uint8Array(await response.arrayBuffer());
-      } catch (cause) {
-        if (signal?.aborted) throw new ExplainError('aborted', 'The model download was aborted.', { cause });
-        throw new ExplainError('model_not_found', `Cannot download ${url}: ${firstLine(cause)}.`, { cause });
-      }
+    where: modelJson,
+    shardWhere: (name) => shardUrl(modelJson, name),
+    readJson: () => get(modelJson, 'the model file', MODEL_JSON_MAX_BYTES, 'the cap on a model.json'),
+    readShard: (name, maxBytes, declared) => get(shardUrl(modelJson, name), 'the weight shard', maxBytes, capReason(declared)),
+    close() {
+      signal?.removeEventListener('abort', onAbort);
+      reads.abort();
     },
   };
-}
-
-/** Per-file download limit: generous for a few MB on a slow link, but a stalled connection still ends. */
-export const DOWNLOAD_TIMEOUT_MS = 120_000;
-
-/** The caller's signal (Ctrl-C) combined with the download timeout. */
-export function withTimeout(signal?: AbortSignal, ms = DOWNLOAD_TIMEOUT_MS): AbortSignal {
-  const timeout = AbortSignal.timeout(ms);
-  return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
 /** A model.json and its weight shards, read into memory. */
@@ -136,29 +186,40 @@ export interface ModelFiles {
  * Reads model.json and every shard it names. The whole weightsManifest is checked first (shard names stay inside the
  * model's folder), so nothing is fetched for a hostile file; then each group must have exactly the bytes it declares.
  */
-async function readModelFiles(source: Source, base: string): Promise<ModelFiles> {
-  const raw = await source.read(base);
+async function readModelFiles(source: Source): Promise<ModelFiles> {
+  try {
+    return await readAll(source);
+  } finally {
+    source.close();
+  }
+}
+
+async function readAll(source: Source): Promise<ModelFiles> {
+  const raw = await source.readJson();
   let json: tf.io.ModelJSON;
   try {
     json = JSON.parse(new TextDecoder().decode(raw)) as tf.io.ModelJSON;
   } catch {
-    throw new ExplainError('invalid_model', `${source.where(base)} is not JSON; pass the model.json of a TF.js model.`);
+    throw new ExplainError('invalid_model', `${source.where} is not JSON; pass the model.json of a TF.js model.`);
   }
   if (typeof json !== 'object' || json === null || typeof json.modelTopology !== 'object' || json.modelTopology === null) {
-    throw new ExplainError('invalid_model', `${source.where(base)} has no modelTopology; it is not a TF.js model.json.`);
+    throw new ExplainError('invalid_model', `${source.where} has no modelTopology; it is not a TF.js model.json.`);
   }
-  const groups = validateWeightsManifest(json, source.where(base));
+  const groups = validateWeightsManifest(json, source.where);
   const topology = json.modelTopology as { node?: unknown };
   const format: ModelFormat = json.format === 'graph-model' || Array.isArray(topology.node) ? 'graph-model' : 'layers-model';
   const shards = new Map<string, Uint8Array>();
   // Shards are independent files: fetch each group's shards concurrently, groups one after another.
   for (const [g, group] of groups.entries()) {
-    const buffers = await Promise.all(group.paths.map((p) => source.read(p)));
+    // Each shard is read up to what its group declares (a shard cannot hold more), and never past the hard cap.
+    const declared = group.bytes !== undefined && group.bytes <= SHARD_MAX_BYTES;
+    const cap = declared ? group.bytes! : SHARD_MAX_BYTES;
+    const buffers = await Promise.all(group.paths.map((p) => source.readShard(p, cap, declared)));
     group.paths.forEach((p, i) => shards.set(p, buffers[i]));
     const expected = group.bytes;
     const actual = buffers.reduce((a, b) => a + b.length, 0);
     if (expected !== undefined && expected !== actual) {
-      const files = group.paths.map((p) => source.where(p)).join(', ');
+      const files = group.paths.map((p) => source.shardWhere(p)).join(', ');
       const subject = group.paths.length === 1 ? `The weight shard ${files} has` : `Weight group ${g + 1} (${files}) has`;
       throw new ExplainError(
         'invalid_model',
@@ -284,23 +345,20 @@ async function loadFromFiles(files: ModelFiles, where: string, options: LoadMode
 export async function loadModel(source: string | URL, options: LoadModelOptions = {}): Promise<LoadedModel> {
   const text = source instanceof URL ? source.href : source;
   let src: Source;
-  let base: string;
   let where: string;
   const downloaded = isUrl(text) && !text.startsWith('file:');
   if (downloaded) {
     if (!/^https?:/i.test(text)) throw new ExplainError('invalid_option', `Cannot load a model from ${text}: use a path, file:// or http(s):// URL.`);
     src = httpSource(text, options.signal);
-    base = new URL(text).pathname.split('/').pop() || 'model.json';
     where = text;
   } else {
     const path = text.startsWith('file:') ? fileURLToPath(text) : resolve(text);
     const isDir = await stat(path).then((s) => s.isDirectory(), () => false);
     const file = isDir ? join(path, 'model.json') : path;
     src = fileSource(file);
-    base = file.split(/[\\/]/).pop()!;
     where = file;
   }
-  const files = await readModelFiles(src, base);
+  const files = await readModelFiles(src);
   return loadFromFiles(files, where, options, downloaded);
 }
 
@@ -342,9 +400,10 @@ export async function loadDefaultModel(options: DefaultModelOptions = {}): Promi
     options.onDownload?.(url, dir);
     let files: ModelFiles;
     try {
-      files = await readModelFiles(httpSource(url, options.signal), 'model.json');
+      files = await readModelFiles(httpSource(url, options.signal));
     } catch (error) {
-      if (error instanceof ExplainError && error.code === 'aborted') throw error;
+      // A refused model file is reported as it is; only an unreachable download gets the offline hint.
+      if (error instanceof ExplainError && error.code !== 'model_not_found') throw error;
       throw new ExplainError(
         'model_not_found',
         `Cannot download the default model (${firstLine(error).replace(/\.$/, '')}). Without network, pass a local TF.js model: ` +
