@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -18,6 +18,7 @@ import {
 } from '@easy-explain/core';
 import { predictionName, type HWC, type VisMethod, type VisSign } from '@easy-explain/viz';
 import { ensureBackend } from './backend.js';
+import { cappedWorkers } from './pool/pool.js';
 import { drawRow, type Figure } from './figures.js';
 import { decodeImage, type ImageSource, type RgbImage } from './image.js';
 import { imagenetLabels, loadLabels } from './labels.js';
@@ -144,6 +145,7 @@ export async function runEasyExplain(model: Model, options: EasyExplainOptions):
   const method: MethodName = options.method ?? 'occlusion';
   const preset = checkPreset(options.preset ?? (isLoaded(model) ? model.preset : undefined) ?? 'imagenet');
   const backend = await ensureBackend();
+  if (options.outDir !== undefined) await prepareOutDir(options.outDir);
   const timings: Record<string, number> = { ...options.record?.timings };
 
   let t0 = now();
@@ -192,7 +194,9 @@ export async function runEasyExplain(model: Model, options: EasyExplainOptions):
 
     t0 = now();
     // Occlusion spreads over the host's cores unless told otherwise (models from loadModel can; others run here).
-    const settings = { ...options, workers: options.workers ?? 'auto' };
+    // More workers than cores are lowered here, once, with a warning (each holds a copy of the model).
+    const workers = method === 'occlusion' ? cappedWorkers(options.workers ?? 'auto', options.onWarning) : (options.workers ?? 'auto');
+    const settings = { ...options, workers };
     const partial = options.onPartial ? { progressive: true, onPartial: options.onPartial } : {};
     const run = await runMethod(method, model, input, { target, onProgress: options.onProgress, signal, ...partial }, settings);
     attribution = run.attribution;
@@ -262,6 +266,31 @@ function jsonSafe(parameters: Record<string, unknown>): Record<string, unknown> 
   return out;
 }
 
+/**
+ * Creates the output folder if needed and checks it can be written, so a bad `outDir` is refused before the
+ * attribution runs rather than after it. An ExplainError `invalid_option` says what is wrong.
+ */
+export async function prepareOutDir(outDir: string): Promise<string> {
+  const dir = resolve(outDir);
+  const refuse = (problem: string, cause?: unknown) =>
+    new ExplainError('invalid_option', `The output folder ${dir} ${problem}; choose another with --out (outDir).`, { cause });
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const problem =
+      code === 'EEXIST' || code === 'ENOTDIR' ? 'is or lies under a file, not a folder' : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `cannot be created (${code}: no permission)` : `cannot be created (${code ?? String(cause)})`;
+    throw refuse(problem, cause);
+  }
+  if (!(await stat(dir)).isDirectory()) throw refuse('is a file, not a folder');
+  try {
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch (cause) {
+    throw refuse(`cannot be written (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, cause);
+  }
+  return dir;
+}
+
 async function writeOutputs(
   outDir: string,
   figures: Figure[],
@@ -270,12 +299,7 @@ async function writeOutputs(
   start: number,
   t0: number,
 ): Promise<string[]> {
-  const dir = resolve(outDir);
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (cause) {
-    throw new ExplainError('invalid_option', `Cannot create the output folder ${dir}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}.`, { cause });
-  }
+  const dir = await prepareOutDir(outDir);
   const files: string[] = [];
   for (const [i, figure] of figures.entries()) {
     const file = join(dir, `figure-${i + 1}.png`);

@@ -10,7 +10,8 @@ import { asModel, ExplainError, type Labels, type Model, type OcclusionWorkerOpt
 import { ensureBackend, firstLine } from './backend.js';
 import { download, MODEL_JSON_MAX_BYTES, SHARD_MAX_BYTES, shardUrl } from './download.js';
 import { validateWeightsManifest } from './manifest.js';
-import { poolScorer, resolveWorkers, WorkerPool } from './pool/pool.js';
+import { printable } from './text.js';
+import { cappedWorkers, poolScorer, resolveWorkers, WorkerPool } from './pool/pool.js';
 import { imagenetLabels } from './labels.js';
 import type { PresetName } from './preset.js';
 
@@ -272,12 +273,67 @@ function checkImageModel(model: tfl.LayersModel | tfc.GraphModel, where: string)
       `${where} takes input of shape [${shape?.map((d) => d ?? 'null').join(',')}], not an image batch [N,H,W,1 or 3].`,
     );
   }
-  if (model instanceof tfl.LayersModel) {
+  if (model instanceof tfl.LayersModel && model.outputs.length === 1) {
     const out = model.outputs[0]?.shape;
-    if (model.outputs.length === 1 && out && out.length < 2) {
-      throw new ExplainError('invalid_model', `${where} outputs shape [${out.join(',')}], not class scores [N, classes].`);
-    }
+    if (out && !isClassScores(out)) throw notClassScores(where, out);
   }
+}
+
+/** [N, classes], or [N,1,1,classes] (squeezed): anything else is a map, not one score per class. */
+function isClassScores(shape: readonly (number | null)[]): boolean {
+  return shape.length === 2 || (shape.length > 2 && shape.slice(1, -1).every((d) => d === 1));
+}
+
+function notClassScores(where: string, shape: readonly (number | null)[], node?: string): ExplainError {
+  const at = node === undefined ? '' : ` at node "${printable(node)}"`;
+  return new ExplainError(
+    'invalid_model',
+    `${where} outputs shape [${shape.map((d) => d ?? 'null').join(',')}]${at}, not class scores [N, classes]; ` +
+      'use a classifier, or pass outputLayer naming the layer or node that holds the class scores.',
+  );
+}
+
+/**
+ * Runs a GraphModel once on zeros (when its input size is known), so an op TF.js lacks, a graph that cannot run, or
+ * an output that is not class scores is an `invalid_model` error at load, not a failure in the middle of a method.
+ */
+function probeGraph(model: tfc.GraphModel, where: string, outputLayer: string | undefined): void {
+  const shape = model.inputs[0]?.shape;
+  if (!shape || shape.length !== 4 || shape.slice(1).some((d) => d == null || d <= 0)) return;
+  const batch = shape[0] != null && shape[0] > 0 ? shape[0] : 1;
+  const node = outputLayer ?? model.outputNodes[0];
+  let out: number[] | undefined;
+  try {
+    out = tf.tidy(() => {
+      const y = model.execute(tf.zeros([batch, shape[1], shape[2], shape[3]]), node);
+      return y instanceof tf.Tensor ? y.shape : undefined;
+    });
+  } catch (cause) {
+    throw new ExplainError('invalid_model', `${where} cannot run in TF.js: ${printable(firstLine(cause))}`, { cause });
+  }
+  if (out && !isClassScores(out)) throw notClassScores(where, out, node);
+}
+
+/**
+ * A GraphModel exported with a fixed batch size asserts on any other batch deep inside TF.js; say it plainly instead.
+ */
+function guardFixedBatch(model: Model, inner: tfc.GraphModel, where: string): void {
+  const batch = inner.inputs[0]?.shape?.[0];
+  if (batch == null || batch <= 0) return;
+  const check = (images: tf.Tensor4D) => {
+    if (images.shape[0] !== batch) {
+      throw new ExplainError(
+        'invalid_model',
+        `${where} takes a fixed batch of ${batch} image(s), but this method evaluates ${images.shape[0]} at once; ` +
+          're-export the model with a variable batch size (None or -1).',
+      );
+    }
+  };
+  const m = model as { -readonly [K in keyof Model]: Model[K] };
+  const { predict, predictWithLayer, scoresFromLayer } = model;
+  m.predict = (images) => (check(images), predict.call(model, images));
+  if (predictWithLayer) m.predictWithLayer = (images, layer) => (check(images), predictWithLayer.call(model, images, layer));
+  if (scoresFromLayer) m.scoresFromLayer = (images, layer, a) => (check(images), scoresFromLayer.call(model, images, layer, a));
 }
 
 function modelName(json: tf.io.ModelJSON): string {
@@ -300,14 +356,17 @@ async function loadFromFiles(files: ModelFiles, where: string, options: LoadMode
   try {
     inner = files.format === 'graph-model' ? await tfc.loadGraphModel(handlerFor(files)) : await tfl.loadLayersModel(handlerFor(files));
   } catch (cause) {
-    throw new ExplainError('invalid_model', `${where} could not be loaded as a ${files.format}: ${firstLine(cause)}`, { cause });
+    throw new ExplainError('invalid_model', `${where} could not be loaded as a ${files.format}: ${printable(firstLine(cause))}`, { cause });
   }
   try {
     checkImageModel(inner, where);
+    if (inner instanceof tfc.GraphModel) probeGraph(inner, where, options.outputLayer);
     const model = asModel(inner, { outputKind: options.outputKind, outputLayer: options.outputLayer });
+    if (inner instanceof tfc.GraphModel) guardFixedBatch(model, inner, where);
     // Keras MobileNets scale pixels to [-1, 1]; other models get the preset the caller asks for.
     const preset = options.preset ?? (/mobilenet/i.test(modelName(files.json)) ? 'mobilenet' : undefined);
     let pool: WorkerPool | undefined;
+    let warnedWorkers = false;
     const loaded: LoadedModel = Object.assign(model, {
       source: where,
       format: files.format,
@@ -315,7 +374,12 @@ async function loadFromFiles(files: ModelFiles, where: string, options: LoadMode
       labels: options.labels,
       tfModel: inner,
       occlusionScorer(request: OcclusionWorkerOptions) {
-        const count = resolveWorkers(request.workers);
+        const count = resolveWorkers(
+          cappedWorkers(request.workers, (message) => {
+            if (!warnedWorkers) request.onWarning?.(message);
+            warnedWorkers = true;
+          }),
+        );
         if (count <= 1) return undefined;
         if (!pool) {
           // Files read from disk are read again by each worker; downloaded ones are handed over, not fetched again.

@@ -18,6 +18,17 @@ import {
 import { firstLine } from '../backend.js';
 import type { ErrorData, Reply, Request, WorkerInit } from './protocol.js';
 
+/**
+ * `workers` lowered to the cores available here (os.availableParallelism()), saying so through `onWarning`: more
+ * threads than cores only add memory (each holds a copy of the model) and start-up time.
+ */
+export function cappedWorkers(workers: number | 'auto', onWarning?: (message: string) => void): number | 'auto' {
+  const cores = availableParallelism();
+  if (workers === 'auto' || !Number.isInteger(workers) || workers <= cores) return workers;
+  onWarning?.(`workers lowered from ${workers} to ${cores}, the cores available here; more threads would only add memory.`);
+  return cores;
+}
+
 /** The number of workers `workers` asks for on this host. */
 export function resolveWorkers(workers: number | 'auto'): number {
   return workers === 'auto' ? Math.min(availableParallelism(), MAX_AUTO_WORKERS) : workers;
