@@ -279,7 +279,7 @@ export async function prepareOutDir(outDir: string): Promise<string> {
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     const problem =
-      code === 'EEXIST' || code === 'ENOTDIR' ? 'is or lies under a file, not a folder' : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `cannot be created (${code}: no permission)` : `cannot be created (${code ?? String(cause)})`;
+      code === 'EEXIST' ? 'is a file, not a folder' : code === 'ENOTDIR' ? 'lies under a file, not a folder' : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `cannot be created (${code}: no permission)` : `cannot be created (${code ?? String(cause)})`;
     throw refuse(problem, cause);
   }
   if (!(await stat(dir)).isDirectory()) throw refuse('is a file, not a folder');

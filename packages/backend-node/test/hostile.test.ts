@@ -1,11 +1,14 @@
 // Hostile model files and servers (issue 11): a test server on 127.0.0.1 plays the attacker; the file system is
 // checked afterwards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import { Occlusion } from '@easy-explain/core';
 import { join } from 'node:path';
 import { decodeImage, loadDefaultModel, loadModel, setupBackend } from '@easy-explain/backend-node';
 import { download, IMAGE_MAX_BYTES, MODEL_JSON_MAX_BYTES, shardUrl } from '../src/download';
-import { endless, hostileServer, image, removeDir, saveTinyModel, stalled, tempDir } from './helpers';
+import { EMOTION, endless, hostileServer, image, removeDir, saveTinyModel, SHARED, stalled, tempDir } from './helpers';
 
 let dir: string;
 let tinyJson: { modelTopology: unknown; weightsManifest: { paths: string[]; weights: unknown[] }[] };
@@ -237,6 +240,92 @@ describe('shard URLs', () => {
       expect(server.requests).toEqual(['/m/model.json?sig=abc%2F1', '/m/weights.bin?sig=abc%2F1']);
     } finally {
       await server.close();
+    }
+  });
+});
+
+/** A copy of the emotion GraphModel (64×64×1 → 7 classes) with its model.json changed by `edit`. */
+function emotionVariant(name: string, edit: (json: any) => void): string {
+  const folder = join(dir, name);
+  mkdirSync(folder, { recursive: true });
+  copyFileSync(join(EMOTION, '..', 'emotion.bin'), join(folder, 'emotion.bin'));
+  const json = JSON.parse(readFileSync(EMOTION, 'utf8'));
+  edit(json);
+  writeFileSync(join(folder, 'model.json'), JSON.stringify(json));
+  return join(folder, 'model.json');
+}
+
+describe('models TF.js cannot use are refused in one line', () => {
+  it('a GraphModel with an unknown op, or whose output is a 4-D map, is invalid_model at load, leaving no tensor', async () => {
+    const unknownOp = emotionVariant('unknown-op', (json) => {
+      json.modelTopology.node.find((n: any) => n.op === 'Relu').op = 'FancyOp';
+    });
+    const fourD = emotionVariant('four-d', (json) => {
+      const nodes = json.modelTopology.node;
+      nodes.find((n: any) => n.op === 'Identity').input = [nodes.find((n: any) => n.op === 'Relu').name];
+    });
+    const before = tf.memory().numTensors;
+    await expect(loadModel(unknownOp)).rejects.toMatchObject({ code: 'invalid_model', message: expect.stringContaining("cannot run in TF.js: Unknown op 'FancyOp'") });
+    // A Relu inside the emotion net outputs [1,15,15,128]: once taken as 28800 classes, now refused.
+    await expect(loadModel(fourD)).rejects.toMatchObject({
+      code: 'invalid_model',
+      message: expect.stringMatching(/outputs shape \[1,15,15,128\] at node "Identity:0", not class scores \[N, classes\]/),
+    });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('a GraphModel with a fixed batch of 1 explains one image per pass, and says so for a method that batches', async () => {
+    const fixed = emotionVariant('fixed-batch', (json) => {
+      json.modelTopology.node.find((n: any) => n.op === 'Placeholder').attr.shape.shape.dim[0].size = '1';
+    });
+    const model = await loadModel(fixed);
+    try {
+      const one = tf.zeros([1, 64, 64, 1]) as tf.Tensor4D;
+      const two = tf.zeros([2, 64, 64, 1]) as tf.Tensor4D;
+      const scores = model.predict(one);
+      expect(scores.shape).toEqual([1, 7]);
+      expect(() => model.predict(two)).toThrow(expect.objectContaining({ code: 'invalid_model', message: expect.stringContaining('takes a fixed batch of 1 image(s), but this method evaluates 2 at once') }));
+      tf.dispose([one, two, scores]);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('strips control characters from a layer class name before it reaches a message', async () => {
+    const folder = join(dir, 'ansi');
+    await saveTinyModel(folder);
+    const json = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
+    json.modelTopology.config.layers[1].class_name = '\u001b]0;pwned\u0007\r\u001b[2K\u009bWrote 2 files';
+    writeFileSync(join(folder, 'model.json'), JSON.stringify(json));
+    const error = await loadModel(join(folder, 'model.json')).catch((e) => e);
+    expect(error.code).toBe('invalid_model');
+    expect(error.message).toContain('?]0;pwned???[2K?Wrote 2 files');
+    expect(error.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+  });
+});
+
+describe('workers', () => {
+  it('more workers than cores are lowered to the cores, with one warning per model, and the same map', async () => {
+    const model = await loadModel(join(SHARED, 'reference', 'model', 'model.json'));
+    const x = tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 7) as tf.Tensor4D; // the fixture's input size
+    const warnings: string[] = [];
+    const options = { target: 0, slidingWindowShapes: [8, 8, 3] as [number, number, number], strides: [4, 4, 3] as [number, number, number], perturbationsPerEval: 4 };
+    try {
+      const single = new Occlusion(model);
+      const reference = await single.attribute(x, options);
+      for (let call = 0; call < 2; call++) {
+        const occlusion = new Occlusion(model);
+        const map = await occlusion.attribute(x, { ...options, workers: 1000, onWarning: (m) => warnings.push(m) });
+        expect(occlusion.workers).toBe(Math.min(availableParallelism(), 1000));
+        expect(await map.data()).toEqual(await reference.data());
+        map.dispose();
+      }
+      reference.dispose();
+      const cores = availableParallelism();
+      expect(warnings).toEqual(cores < 1000 ? [`workers lowered from 1000 to ${cores}, the cores available here; more threads would only add memory.`] : []);
+    } finally {
+      x.dispose();
+      model.dispose();
     }
   });
 });
