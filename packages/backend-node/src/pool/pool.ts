@@ -46,6 +46,16 @@ function toError(data: ErrorData): Error {
   return new ExplainError('worker_failed', `An occlusion worker failed: ${data.message}`);
 }
 
+/** A worker thread with the main thread's Node flags, or none when a flag is per-process only (e.g. --expose-gc). */
+function newWorker(init: WorkerInit, execArgv: string[]): Worker {
+  try {
+    return new Worker(workerEntry(), { workerData: init, execArgv });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+    return new Worker(workerEntry(), { workerData: init, execArgv: [] });
+  }
+}
+
 /** One worker thread and its requests in flight. */
 class PoolWorker implements PooledOcclusionWorker {
   readonly worker: Worker;
@@ -59,7 +69,7 @@ class PoolWorker implements PooledOcclusionWorker {
   constructor(init: WorkerInit, private readonly onGone: (worker: PoolWorker) => void) {
     // Node flags carry over to workers, except one that only applies to the main script (`node --input-type -e`).
     const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'));
-    this.worker = new Worker(workerEntry(), { workerData: init, execArgv });
+    this.worker = newWorker(init, execArgv);
     this.ready = new Promise<void>((resolve, reject) => {
       this.rejectReady = reject;
       this.worker.on('message', (reply: Reply) => {
