@@ -145,6 +145,7 @@ export async function runEasyExplain(model: Model, options: EasyExplainOptions):
   const method: MethodName = options.method ?? 'occlusion';
   const preset = checkPreset(options.preset ?? (isLoaded(model) ? model.preset : undefined) ?? 'imagenet');
   const backend = await ensureBackend();
+  // A bad outDir is refused now, not after the attribution.
   if (options.outDir !== undefined) await prepareOutDir(options.outDir);
   const timings: Record<string, number> = { ...options.record?.timings };
 

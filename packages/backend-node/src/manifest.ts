@@ -2,6 +2,7 @@
 // `node:` import), so a browser loader can share it. A model file comes from anywhere (a download, a cache entry a
 // server filled): every name in it is treated as hostile until checked.
 import { ExplainError } from '@easy-explain/core';
+import { hasControl, printable } from './text.js';
 
 /** Bytes per element of the dtypes TF.js stores weights in (quantised dtypes included). */
 const DTYPE_BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, int8: 1, uint16: 2, int16: 2, float16: 2 };
@@ -35,10 +36,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 export function quoteName(value: unknown): string {
   const text = typeof value === 'string' ? value : String(JSON.stringify(value));
   const short = text.length > 120 ? `${text.slice(0, 117)}...` : text;
-  // Strings are quoted; other values (numbers, lists) show as JSON.
-  const shown = typeof value === 'string' ? JSON.stringify(short) : short;
-  // eslint-disable-next-line no-control-regex
-  return shown.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  // Strings are quoted; other values (numbers, lists) show as JSON. JSON escapes C0 controls; printable the rest.
+  return printable(typeof value === 'string' ? JSON.stringify(short) : short);
 }
 
 /**
@@ -51,8 +50,7 @@ export function shardPathProblem(path: unknown): string | undefined {
   if (typeof path !== 'string') return 'is not a string';
   if (path.length === 0) return 'is empty';
   if (path.length > 1024) return 'is longer than 1024 characters';
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(path)) return 'contains a control character';
+  if (hasControl(path)) return 'contains a control character';
   if (path.includes('\\')) return 'contains a backslash';
   if (path.startsWith('/')) return 'is absolute (or names another host)';
   if (path.includes(':')) return 'names a scheme or drive (":")';

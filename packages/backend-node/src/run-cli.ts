@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { METHOD_NAMES, type MethodName, type Prediction } from '@easy-explain/core';
 import type { VisMethod, VisSign } from '@easy-explain/viz';
 import { BACKEND_NAMES, setupBackend } from './backend.js';
-import { prepareOutDir, runEasyExplain } from './explain.js';
+import { runEasyExplain } from './explain.js';
 import { decodeImage } from './image.js';
 import { loadLabels } from './labels.js';
 import { DEFAULT_MODEL_URL, resolveModel } from './model.js';
@@ -261,9 +261,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const rows = (o.vis ?? []).map(parseVisRow);
     const visTypes: VisMethod[][] | undefined = rows.length ? rows.map((r) => r.methods) : undefined;
     const visSigns: VisSign[][] | undefined = rows.length ? rows.map((r) => r.signs) : undefined;
+    // runEasyExplain makes the folder (and checks it can be written) before the attribution starts.
     const outDir = resolve(o.out ?? DEFAULT_OUT_DIR);
-    // The output folder is made (and checked writable) now, not after a long attribution.
-    await prepareOutDir(outDir);
 
     // Decoding (sharp's thread pool) overlaps the backend start; the image is checked before any model loads,
     // so a missing or broken photo is reported before a model download.
@@ -379,7 +378,6 @@ function printableLines(text: string): string {
 
 /** JSON.stringify leaves DEL and C1 controls (e.g. U+009B, CSI) raw: escape them too, keeping the JSON valid. */
 function jsonSafeText(json: string): string {
-  // eslint-disable-next-line no-control-regex
   return json.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
