@@ -10,6 +10,9 @@ const DTYPE_BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bo
 const WEIGHT_DTYPES = new Set(['float32', 'int32', 'bool', 'complex64', 'string']);
 const QUANTIZED_DTYPES = new Set(['uint8', 'uint16', 'float16']);
 
+/** Most shard files one model.json may name (TF.js writes 4 MB shards: 4096 of them hold 16 GB). */
+export const MAX_SHARDS = 4096;
+
 /** One weight as the manifest declares it, checked. */
 export interface WeightSpec {
   name: string;
@@ -110,6 +113,8 @@ export function validateWeightsManifest(json: unknown, where: string): ShardGrou
   const manifest = json.weightsManifest;
   if (manifest === undefined) return [];
   if (!Array.isArray(manifest)) throw new ExplainError('invalid_model', `${where}: weightsManifest is not a list.`);
+  const shards = manifest.reduce((n: number, g: unknown) => n + (isRecord(g) && Array.isArray(g.paths) ? g.paths.length : 0), 0);
+  if (shards > MAX_SHARDS) throw new ExplainError('invalid_model', `${where} names ${shards} weight shards, more than ${MAX_SHARDS}; the file is damaged or hostile.`);
   return manifest.map((group: unknown, g) => {
     const at = `weightsManifest[${g}]`;
     if (!isRecord(group)) throw new ExplainError('invalid_model', `${where}: ${at} is not an object with paths and weights.`);

@@ -475,7 +475,16 @@ export async function loadDefaultModel(options: DefaultModelOptions = {}): Promi
         { cause: error },
       );
     }
-    await saveModel(files, dir);
+    // Built from memory first: a model that does not load is never cached. It names the cache entry as its source,
+    // which exists by the time its occlusion workers (started on first use) read it.
+    const model = await loadFromFiles(files, modelJson, extra, false);
+    try {
+      await saveModel(files, dir);
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+    return model;
   }
   return loadModel(modelJson, { ...extra, signal: options.signal });
 }

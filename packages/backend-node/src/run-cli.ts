@@ -352,11 +352,6 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       stderr.write(`easy-explain: ${oneLine((error as Error).message)}\n`);
       return 2;
     }
-    if (isRefusedByTfjs(error)) {
-      // TF.js refusing a model it cannot run (a damaged or unsupported model file), outside the checks at load.
-      stderr.write(`easy-explain: the model cannot be used: ${oneLine((error as Error).message)}\n`);
-      return 2;
-    }
     const detail = process.env.EASY_EXPLAIN_DEBUG ? `\n${(error as Error)?.stack ?? ''}` : ' (set EASY_EXPLAIN_DEBUG=1 for the stack trace)';
     stderr.write(`easy-explain: internal error: ${oneLine(error instanceof Error ? error.message : String(error))}${printableLines(detail)}\n`);
     return 1;
@@ -380,10 +375,3 @@ function printableLines(text: string): string {
 function jsonSafeText(json: string): string {
   return json.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
-
-/** Errors TF.js raises for a model it cannot run (unknown ops, layers or shapes in the file). */
-function isRefusedByTfjs(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  return /^(Unknown (op|layer)|Tensorflow Op is not supported|The shape of dict\[)/.test(error.message);
-}
-

@@ -65,6 +65,23 @@ describe('shard paths stay inside the model folder or cache entry', () => {
     }
   });
 
+  it('a downloaded model that does not load is not cached', async () => {
+    const json = structuredClone(tinyJson) as any;
+    json.modelTopology.config.layers[1].class_name = 'NoSuchLayer';
+    const server = await hostileServer({ '/model.json': JSON.stringify(json), '/weights.bin': tinyWeights });
+    const cacheDir = join(dir, 'cache-broken');
+    try {
+      await expect(loadDefaultModel({ url: `${server.url}model.json`, cacheDir })).rejects.toMatchObject({
+        code: 'invalid_model',
+        message: expect.stringContaining('NoSuchLayer'),
+      });
+      expect(server.requests).toEqual(['/model.json', '/weights.bin']);
+      expect(existsSync(join(cacheDir, 'models')) ? readdirSync(join(cacheDir, 'models')) : []).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('a local model.json naming a shard outside its folder is refused before reading it', async () => {
     const folder = join(dir, 'local-escape');
     await saveTinyModel(folder);
@@ -89,6 +106,7 @@ describe('a weightsManifest is checked completely before anything is read', () =
     ['a negative dimension', () => ({ paths: ['weights.bin'], weights: [{ name: 'w', shape: [-1], dtype: 'float32' }] }), /shape \[-1\]/],
     ['an unknown dtype', () => ({ paths: ['weights.bin'], weights: [{ name: 'w', shape: [1], dtype: 'float64' }] }), /dtype "float64"/],
     ['a number as path', () => ({ paths: [7], weights: weights() }), /weight shard path 7 .* is not a string/],
+    ['too many shards', () => ({ paths: Array.from({ length: 5000 }, (_, i) => `s${i}.bin`), weights: weights() }), /names 5000 weight shards, more than 4096/],
     ['an overflowing size', () => ({ paths: ['weights.bin'], weights: [{ name: 'w', shape: [2 ** 40, 2 ** 40], dtype: 'float32' }] }), /more weight bytes than can be counted/],
   ];
   for (const [what, group, message] of cases) {
