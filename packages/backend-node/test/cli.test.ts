@@ -1,11 +1,11 @@
 // The CLI as a user runs it: a child process on the built dist/cli.js (see global-setup.ts), real models and photos.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { figureSize } from '@easy-explain/viz';
-import { AUTO_WORKERS, closedPort, DARKNET, endless, hostileServer, image, lines, MOBILENET, REPO, removeDir, runCli, saveTinyModel, serveFolder, stalled, tempDir } from './helpers';
+import { AUTO_WORKERS, closedPort, DARKNET, EMOTION, endless, hostileServer, image, lines, MOBILENET, REPO, removeDir, runCli, saveTinyModel, serveFolder, stalled, tempDir } from './helpers';
 
 let dir: string;
 beforeAll(() => {
@@ -209,6 +209,23 @@ describe('easy-explain CLI', () => {
       } finally {
         await server.close();
       }
+    });
+
+    it('a graph with an unknown op, or with a fixed batch fed by a batching method, exits 2', async () => {
+      const variant = (name: string, edit: (json: any) => void) => {
+        const folder = join(dir, name);
+        mkdirSync(folder, { recursive: true });
+        copyFileSync(join(EMOTION, '..', 'emotion.bin'), join(folder, 'emotion.bin'));
+        const json = JSON.parse(readFileSync(EMOTION, 'utf8'));
+        edit(json);
+        writeFileSync(join(folder, 'model.json'), JSON.stringify(json));
+        return join(folder, 'model.json');
+      };
+      const unknownOp = variant('cli-unknown-op', (json) => (json.modelTopology.node.find((n: any) => n.op === 'Relu').op = 'FancyOp'));
+      expectRefusal(await runCli([image('chelsea.png'), '--model', unknownOp]), /cannot run in TF\.js: Unknown op 'FancyOp'/);
+      const fixed = variant('cli-fixed', (json) => (json.modelTopology.node.find((n: any) => n.op === 'Placeholder').attr.shape.shape.dim[0].size = '1'));
+      const args = [image('chelsea.png'), '--model', fixed, '--method', 'integrated_gradients', '--steps', '4', '--workers', '1', '--quiet'];
+      expectRefusal(await runCli(args), /takes a fixed batch of 1 image\(s\), but this method evaluates 4 at once; re-export/);
     });
 
     it('--workers 1000 runs on the cores available, saying so once', async () => {

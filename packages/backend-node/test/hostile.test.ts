@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { Occlusion } from '@easy-explain/core';
 import { join } from 'node:path';
-import { decodeImage, loadDefaultModel, loadModel, setupBackend } from '@easy-explain/backend-node';
+import { cachedModelDir, decodeImage, loadDefaultModel, loadModel, setupBackend } from '@easy-explain/backend-node';
 import { download, IMAGE_MAX_BYTES, MODEL_JSON_MAX_BYTES, shardUrl } from '../src/download';
 import { EMOTION, endless, hostileServer, image, removeDir, saveTinyModel, SHARED, stalled, tempDir } from './helpers';
 
@@ -80,6 +80,16 @@ describe('shard paths stay inside the model folder or cache entry', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('a planted cache entry whose shard points at /dev/zero is refused, not read', async () => {
+    const url = 'http://127.0.0.1:9/model.json';
+    const cacheDir = join(dir, 'cache-planted');
+    const entry = cachedModelDir(url, cacheDir);
+    mkdirSync(entry, { recursive: true });
+    const path = `${'../'.repeat(12)}dev/zero`;
+    writeFileSync(join(entry, 'model.json'), manifestWith({ paths: [path], weights: tinyJson.weightsManifest[0].weights }));
+    await expect(loadDefaultModel({ url, cacheDir })).rejects.toMatchObject({ code: 'invalid_model', message: expect.stringContaining(JSON.stringify(path)) });
   });
 
   it('a local model.json naming a shard outside its folder is refused before reading it', async () => {
