@@ -7,6 +7,8 @@ import { printable } from './text.js';
 export const MODEL_JSON_MAX_BYTES = 32 * 2 ** 20;
 /** Largest weight shard, whatever model.json declares (TF.js writes 4 MB shards). */
 export const SHARD_MAX_BYTES = 2 ** 30;
+/** Most bytes the weight shards of one model may hold together. */
+export const MODEL_MAX_BYTES = 2 * 2 ** 30;
 /** Default cap on a downloaded image (loadImage's `maxBytes`, env EASY_EXPLAIN_MAX_IMAGE_BYTES). */
 export const IMAGE_MAX_BYTES = 64 * 2 ** 20;
 /**
@@ -14,6 +16,12 @@ export const IMAGE_MAX_BYTES = 64 * 2 ** 20;
  * that stalls (headers then nothing) still ends. Env EASY_EXPLAIN_DOWNLOAD_TIMEOUT_MS overrides it.
  */
 export const DOWNLOAD_TIMEOUT_MS = 120_000;
+
+/** Bytes several downloads may still read together (the shards of one model), and why, for the message. */
+export interface ByteBudget {
+  left: number;
+  reason: string;
+}
 
 export interface DownloadOptions {
   /** What is downloaded, for messages ("the weight shard", "the image"). */
@@ -26,6 +34,8 @@ export interface DownloadOptions {
   failCode: ExplainErrorCode;
   /** Code of the error for a body over `maxBytes`. */
   tooLargeCode: ExplainErrorCode;
+  /** Shared with other downloads: each byte read is taken from it, and running out fails as too large. */
+  budget?: ByteBudget;
   /** The caller's signal: aborting it ends the download with an `aborted` error. */
   signal?: AbortSignal;
   /** Default {@link downloadTimeoutMs}(). */
@@ -71,6 +81,8 @@ export async function download(url: string, options: DownloadOptions): Promise<U
     }
     return new ExplainError(options.failCode, `Cannot ${action} ${what} ${url}: ${reasonOf(cause)}.`, { cause });
   };
+  const { budget } = options;
+  const overBudget = () => new ExplainError(options.tooLargeCode, `${capitalise(what)} ${url} goes past ${budget?.reason}; nothing was kept.`);
   const tooLarge = (size: string) =>
     new ExplainError(options.tooLargeCode, `${capitalise(what)} ${url} has ${size} bytes, more than ${maxBytes} (${options.capReason}); nothing was kept.`);
   try {
@@ -89,6 +101,10 @@ export async function download(url: string, options: DownloadOptions): Promise<U
       await response.body?.cancel().catch(() => {});
       throw tooLarge(String(declared));
     }
+    if (budget && Number.isFinite(declared) && declared > budget.left) {
+      await response.body?.cancel().catch(() => {});
+      throw overBudget();
+    }
     if (!response.body) return new Uint8Array(0);
     const reader = response.body.getReader();
     const chunks: Uint8Array[] = [];
@@ -101,6 +117,10 @@ export async function download(url: string, options: DownloadOptions): Promise<U
         if (total > maxBytes) {
           await reader.cancel().catch(() => {});
           throw tooLarge(`at least ${total}`);
+        }
+        if (budget && (budget.left -= value.byteLength) < 0) {
+          await reader.cancel().catch(() => {});
+          throw overBudget();
         }
         chunks.push(value);
       }

@@ -8,7 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
 import { asModel, ExplainError, type Labels, type Model, type OcclusionWorkerOptions, type OutputKind } from '@easy-explain/core';
 import { ensureBackend, firstLine } from './backend.js';
-import { download, MODEL_JSON_MAX_BYTES, SHARD_MAX_BYTES, shardUrl } from './download.js';
+import { download, MODEL_JSON_MAX_BYTES, MODEL_MAX_BYTES, SHARD_MAX_BYTES, shardUrl, type ByteBudget } from './download.js';
 import { validateWeightsManifest } from './manifest.js';
 import { printable } from './text.js';
 import { cappedWorkers, poolScorer, resolveWorkers, WorkerPool } from './pool/pool.js';
@@ -68,8 +68,11 @@ interface Source {
   shardWhere(name: string): string;
   /** model.json's bytes, at most MODEL_JSON_MAX_BYTES. */
   readJson(): Promise<Uint8Array>;
-  /** A shard's bytes; more than `maxBytes` is an error (`declared`: the cap is the size model.json declares). */
-  readShard(name: string, maxBytes: number, declared: boolean): Promise<Uint8Array>;
+  /**
+   * A shard's bytes; more than `maxBytes` is an error (`declared`: the cap is the size model.json declares), and so is
+   * running out of `budget`, shared by the shards of the model.
+   */
+  readShard(name: string, maxBytes: number, declared: boolean, budget: ByteBudget): Promise<Uint8Array>;
   /** Ends reads still in flight (a sibling shard failed). */
   close(): void;
 }
@@ -100,9 +103,12 @@ async function openRegular(path: string, what: string, maxBytes: number, reason:
   }
 }
 
-async function readRegular(path: string, what: string, maxBytes: number, reason: string): Promise<Uint8Array> {
+async function readRegular(path: string, what: string, maxBytes: number, reason: string, budget?: ByteBudget): Promise<Uint8Array> {
   const handle = await openRegular(path, what, maxBytes, reason);
   try {
+    if (budget && (budget.left -= (await handle.stat()).size) < 0) {
+      throw new ExplainError('invalid_model', `The ${what} ${path} goes past ${budget.reason}.`);
+    }
     return await handle.readFile();
   } finally {
     await handle.close();
@@ -130,7 +136,7 @@ function fileSource(modelJson: string): Source {
         throw readProblem(cause, 'model file', modelJson);
       }
     },
-    async readShard(name, maxBytes, declared) {
+    async readShard(name, maxBytes, declared, budget) {
       const path = join(dir, name);
       try {
         realDir ??= realpath(dir);
@@ -138,7 +144,7 @@ function fileSource(modelJson: string): Source {
         if (!real.startsWith((await realDir) + sep)) {
           throw new ExplainError('invalid_model', `The weight shard ${path} is a link to ${real}, outside the model's folder; copy the file into the folder.`);
         }
-        return await readRegular(real, 'weight shard', maxBytes, capReason(declared));
+        return await readRegular(real, 'weight shard', maxBytes, capReason(declared), budget);
       } catch (cause) {
         throw readProblem(cause, 'weight shard', path);
       }
@@ -154,8 +160,8 @@ function httpSource(modelJson: string, signal?: AbortSignal): Source {
   const onAbort = () => reads.abort(signal?.reason);
   if (signal?.aborted) reads.abort(signal.reason);
   else signal?.addEventListener('abort', onAbort, { once: true });
-  const get = (url: string, what: string, maxBytes: number, reason: string) =>
-    download(url, { what, maxBytes, capReason: reason, failCode: 'model_not_found', tooLargeCode: 'invalid_model', signal: reads.signal }).catch(
+  const get = (url: string, what: string, maxBytes: number, reason: string, budget?: ByteBudget) =>
+    download(url, { what, maxBytes, capReason: reason, budget, failCode: 'model_not_found', tooLargeCode: 'invalid_model', signal: reads.signal }).catch(
       (error: unknown) => {
         // The shared signal also fires on close(); only the caller's abort is an abort.
         if (error instanceof ExplainError && error.code === 'aborted' && signal?.aborted !== true) {
@@ -168,7 +174,7 @@ function httpSource(modelJson: string, signal?: AbortSignal): Source {
     where: modelJson,
     shardWhere: (name) => shardUrl(modelJson, name),
     readJson: () => get(modelJson, 'the model file', MODEL_JSON_MAX_BYTES, 'the cap on a model.json'),
-    readShard: (name, maxBytes, declared) => get(shardUrl(modelJson, name), 'the weight shard', maxBytes, capReason(declared)),
+    readShard: (name, maxBytes, declared, budget) => get(shardUrl(modelJson, name), 'the weight shard', maxBytes, capReason(declared), budget),
     close() {
       signal?.removeEventListener('abort', onAbort);
       reads.abort();
@@ -209,13 +215,22 @@ async function readAll(source: Source): Promise<ModelFiles> {
   const groups = validateWeightsManifest(json, source.where);
   const topology = json.modelTopology as { node?: unknown };
   const format: ModelFormat = json.format === 'graph-model' || Array.isArray(topology.node) ? 'graph-model' : 'layers-model';
+  // All shards together may read what model.json declares (string weights: no size known) and never past the cap.
+  const declaredTotal = groups.every((g) => g.bytes !== undefined) ? groups.reduce((a, g) => a + g.bytes!, 0) : undefined;
+  if (declaredTotal !== undefined && declaredTotal > MODEL_MAX_BYTES) {
+    throw new ExplainError('invalid_model', `${source.where} declares ${declaredTotal} bytes of weights, more than ${MODEL_MAX_BYTES} (the cap on one model).`);
+  }
+  const budget: ByteBudget =
+    declaredTotal !== undefined
+      ? { left: declaredTotal, reason: `the ${declaredTotal} bytes model.json declares for all its weights` }
+      : { left: MODEL_MAX_BYTES, reason: `the ${MODEL_MAX_BYTES}-byte cap on one model's weights` };
   const shards = new Map<string, Uint8Array>();
   // Shards are independent files: fetch each group's shards concurrently, groups one after another.
   for (const [g, group] of groups.entries()) {
     // Each shard is read up to what its group declares (a shard cannot hold more), and never past the hard cap.
     const declared = group.bytes !== undefined && group.bytes <= SHARD_MAX_BYTES;
     const cap = declared ? group.bytes! : SHARD_MAX_BYTES;
-    const buffers = await Promise.all(group.paths.map((p) => source.readShard(p, cap, declared)));
+    const buffers = await Promise.all(group.paths.map((p) => source.readShard(p, cap, declared, budget)));
     group.paths.forEach((p, i) => shards.set(p, buffers[i]));
     const expected = group.bytes;
     const actual = buffers.reduce((a, b) => a + b.length, 0);

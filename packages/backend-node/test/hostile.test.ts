@@ -117,6 +117,7 @@ describe('a weightsManifest is checked completely before anything is read', () =
     ['an unknown dtype', () => ({ paths: ['weights.bin'], weights: [{ name: 'w', shape: [1], dtype: 'float64' }] }), /dtype "float64"/],
     ['a number as path', () => ({ paths: [7], weights: weights() }), /weight shard path 7 .* is not a string/],
     ['too many shards', () => ({ paths: Array.from({ length: 5000 }, (_, i) => `s${i}.bin`), weights: weights() }), /names 5000 weight shards, more than 4096/],
+    ['more weights than one model may hold', () => ({ paths: ['weights.bin'], weights: [{ name: 'w', shape: [2 ** 30], dtype: 'float32' }] }), /declares 4294967296 bytes of weights, more than 2147483648/],
     ['an overflowing size', () => ({ paths: ['weights.bin'], weights: [{ name: 'w', shape: [2 ** 40, 2 ** 40], dtype: 'float32' }] }), /more weight bytes than can be counted/],
   ];
   for (const [what, group, message] of cases) {
@@ -176,6 +177,29 @@ describe('downloads are bounded in size', () => {
       const error = await loadModel(`${server.url}model.json`).catch((e) => e);
       expect(error.code).toBe('invalid_model');
       expect(error.message).toContain(`more than ${tinyWeights.length} (the size model.json declares for its weights)`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('counts the shards of a model together: an endless second shard stops at what is left of the declared size', async () => {
+    const half = tinyWeights.length >> 1;
+    const server = await hostileServer({
+      '/model.json': manifestWith({ paths: ['a.bin', 'b.bin'], weights: tinyJson.weightsManifest[0].weights }),
+      '/a.bin': tinyWeights.subarray(0, half),
+      // 8 bytes every 2 ms, without end: small chunks, so the shared count trips before this shard's own cap.
+      '/b.bin': (_req, res) => {
+        res.writeHead(200);
+        const timer = setInterval(() => res.write(new Uint8Array(8)), 2);
+        res.on('close', () => clearInterval(timer));
+      },
+    });
+    try {
+      const error = await loadModel(`${server.url}model.json`).catch((e) => e);
+      expect(error).toMatchObject({
+        code: 'invalid_model',
+        message: expect.stringContaining(`b.bin goes past the ${tinyWeights.length} bytes model.json declares for all its weights`),
+      });
     } finally {
       await server.close();
     }
