@@ -1,6 +1,6 @@
 // runEasyExplain in Node: the shared pipeline of @easy-explain/runtime, with images decoded by sharp, label files
 // read from disk, figures encoded as PNG, and the output folder written.
-import { access, constants, mkdir, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ExplainError, type Model } from '@easy-explain/core/internal';
 import {
@@ -42,16 +42,27 @@ const nodePlatform: ExplainPlatform<ImageSource | RgbImage, Figure> = {
   drawCurves,
 };
 
-/** Creates the output folder and proves it writable, before any work that would be lost if it is not. */
-async function prepareOutDir(outDir: string): Promise<string> {
+/**
+ * Creates the output folder if needed and checks it can be written, so a bad `outDir` is refused before the
+ * attribution runs rather than after it. An ExplainError `invalid_option` says what is wrong.
+ */
+export async function prepareOutDir(outDir: string): Promise<string> {
   const dir = resolve(outDir);
+  const refuse = (problem: string, cause?: unknown) =>
+    new ExplainError('invalid_option', `The output folder ${dir} ${problem}; choose another with --out (outDir).`, { cause });
   try {
     await mkdir(dir, { recursive: true });
-    await access(dir, constants.W_OK);
   } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
-    const hint = code === 'EACCES' || code === 'EPERM' ? ' (no permission: pick a folder you can write)' : code === 'ENOTDIR' || code === 'EEXIST' ? ' (a file is in the way)' : '';
-    throw new ExplainError('invalid_option', `Cannot write to the output folder ${dir}: ${code}${hint}.`, { cause });
+    const code = (cause as NodeJS.ErrnoException).code;
+    const problem =
+      code === 'EEXIST' ? 'is a file, not a folder' : code === 'ENOTDIR' ? 'lies under a file, not a folder' : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `cannot be created (${code}: no permission)` : `cannot be created (${code ?? String(cause)})`;
+    throw refuse(problem, cause);
+  }
+  if (!(await stat(dir)).isDirectory()) throw refuse('is a file, not a folder');
+  try {
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch (cause) {
+    throw refuse(`cannot be written (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, cause);
   }
   return dir;
 }

@@ -11,6 +11,7 @@ import { DEFAULT_MODEL_URL, resolveModel } from './model.js';
 import { checkPreset, PRESET_NAMES } from './preset.js';
 import { parseVisRow } from '@easy-explain/runtime';
 import { methodOptionsFromFlags } from './cli-methods.js';
+import { printable } from './text.js';
 import { VERSION } from './version.js';
 
 export const DEFAULT_OUT_DIR = 'easy-explain-out';
@@ -40,7 +41,8 @@ Options:
   --window <px>           occlusion window side (default: 45)
   --stride <px>           occlusion stride (default: 9)
   --workers <auto|N>      occlusion: worker threads, each with its own copy of the model; the map is
-                          identical for any count (default: auto = the machine's cores, up to 4; 1 = none)
+                          identical for any count (default: auto = the machine's cores, up to 4; 1 = none;
+                          more than the cores available is lowered to them, with a warning)
   --baseline <value>      value an occluded window (occlusion) or the reference input (integrated_gradients)
                           takes, in model input units (default: 0)
   --steps <n>             integrated_gradients: integration steps (default: 50)
@@ -67,6 +69,8 @@ Environment:
   EASY_EXPLAIN_MODEL      model used when --model is not given
   EASY_EXPLAIN_MODEL_URL  where the default model is downloaded from
   XDG_CACHE_HOME          cache root (default: ~/.cache)
+  EASY_EXPLAIN_MAX_IMAGE_BYTES     largest image read or downloaded (default: 67108864 = 64 MiB)
+  EASY_EXPLAIN_DOWNLOAD_TIMEOUT_MS time for one download, request to last byte (default: 120000)
 
 Exit status: 0 success, 2 bad input or usage, 1 internal error, 130 interrupted.
 `;
@@ -79,6 +83,29 @@ export interface CliIO {
 
 /** A refusal of bad input or usage: exit 2 with its message. */
 class UsageError extends Error {}
+
+/** Options that take a value (parseArgs reads a value starting with '-' as a flag). */
+const VALUE_OPTIONS = ['top', 'target', 'window', 'stride', 'baseline', 'workers', 'steps', 'samples'];
+
+/**
+ * `--stride -1` as `--stride=-1`, so a negative number reaches the option's own check ("must be an integer ≥ 1")
+ * instead of parseArgs' "argument is ambiguous".
+ */
+function joinNegativeNumbers(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const next = argv[i + 1];
+    if (flag === '--') return [...out, ...argv.slice(i)];
+    if (VALUE_OPTIONS.includes(flag.replace(/^--/, '')) && flag.startsWith('--') && next !== undefined && /^-(\d|\.\d|Infinity|NaN)/.test(next)) {
+      out.push(`${flag}=${next}`);
+      i++;
+    } else {
+      out.push(flag);
+    }
+  }
+  return out;
+}
 
 function integer(value: string | undefined, flag: string, min: number): number | undefined {
   if (value === undefined) return undefined;
@@ -175,7 +202,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     let parsed;
     try {
       parsed = parseArgs({
-        args: argv,
+        args: joinNegativeNumbers(argv),
         allowPositionals: true,
         strict: true,
         options: {
@@ -223,11 +250,13 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     }
     quiet = o.quiet ?? false;
     const json = o.json ?? false;
+    // Every line printed may hold text of outside origin (a model's layer names, a server's answer, file names):
+    // control characters go before it reaches the terminal.
     const say = (text: string) => {
-      if (!quiet && !json) stdout.write(text);
+      if (!quiet && !json) stdout.write(printableLines(text));
     };
     const note = (text: string) => {
-      if (!quiet) stderr.write(text);
+      if (!quiet) stderr.write(printableLines(text));
     };
 
     // Validate every flag before loading anything, so usage errors are instant.
@@ -249,6 +278,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const rows = (o.vis ?? []).map(parseVisRow);
     const visTypes: VisMethod[][] | undefined = rows.length ? rows.map((r) => r.methods) : undefined;
     const visSigns: VisSign[][] | undefined = rows.length ? rows.map((r) => r.signs) : undefined;
+    // runEasyExplain makes the folder (and checks it can be written) before the attribution starts.
     const outDir = resolve(o.out ?? DEFAULT_OUT_DIR);
 
     // Decoding (sharp's thread pool) overlaps the backend start; the image is checked before any model loads,
@@ -315,7 +345,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       progress.finish();
       result.attribution.dispose();
       if (json) {
-        stdout.write(JSON.stringify({ ...result.explanation, files: result.files }, null, 2) + '\n');
+        stdout.write(jsonSafeText(JSON.stringify({ ...result.explanation, files: result.files }, null, 2)) + '\n');
       } else {
         for (const [name, metric] of Object.entries(result.explanation.metrics ?? {})) {
           say(`${name}: ${metric.values.map((v) => v.toPrecision(4)).join(', ')}${name === 'deletion' || name === 'insertion' ? ' (AUC)' : ''}\n`);
@@ -340,12 +370,25 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       return 2;
     }
     const detail = process.env.EASY_EXPLAIN_DEBUG ? `\n${(error as Error)?.stack ?? ''}` : ' (set EASY_EXPLAIN_DEBUG=1 for the stack trace)';
-    stderr.write(`easy-explain: internal error: ${oneLine(error instanceof Error ? error.message : String(error))}${detail}\n`);
+    stderr.write(`easy-explain: internal error: ${oneLine(error instanceof Error ? error.message : String(error))}${printableLines(detail)}\n`);
     return 1;
   }
 }
 
+/** One line, with control characters (of a remote model's or server's text) replaced. */
 function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
+  return printable(text.replace(/\s*\n\s*/g, ' ').trim());
 }
 
+/** Each line of `text` made printable, keeping the line breaks and the progress bar's carriage returns. */
+function printableLines(text: string): string {
+  return text
+    .split(/(\r|\n)/)
+    .map((part) => (part === '\r' || part === '\n' ? part : printable(part)))
+    .join('');
+}
+
+/** JSON.stringify leaves DEL and C1 controls (e.g. U+009B, CSI) raw: escape them too, keeping the JSON valid. */
+function jsonSafeText(json: string): string {
+  return json.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -1,10 +1,11 @@
 // The CLI as a user runs it: a child process on the built dist/cli.js (see global-setup.ts), real models and photos.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { figureSize } from '@easy-explain/viz';
-import { AUTO_WORKERS, closedPort, DARKNET, image, lines, MOBILENET, REPO, removeDir, runCli, saveTinyModel, serveFolder, tempDir } from './helpers';
+import { AUTO_WORKERS, closedPort, DARKNET, EMOTION, endless, hostileServer, image, lines, MOBILENET, REPO, removeDir, runCli, saveTinyModel, serveFolder, stalled, tempDir } from './helpers';
 
 let dir: string;
 beforeAll(() => {
@@ -156,6 +157,11 @@ describe('easy-explain CLI', () => {
       ['a bad number', () => [image('chelsea.png'), '--top', '0'], /--top must be an integer ≥ 1/],
       ['an unknown backend', () => [image('chelsea.png'), '--backend', 'gpu'], /--backend must be one of auto, tensorflow, wasm, cpu/],
       ['no image at all', () => [], /missing <image>/],
+      ['a negative stride as its own argument', () => [image('chelsea.png'), '--stride', '-1'], /--stride must be an integer ≥ 1; got "-1"/],
+      ['a negative stride after =', () => [image('chelsea.png'), '--stride=-1'], /--stride must be an integer ≥ 1; got "-1"/],
+      ['a negative window', () => [image('chelsea.png'), '--window', '-45'], /--window must be an integer ≥ 1; got "-45"/],
+      ['--out under a file', () => [image('chelsea.png'), '--model', MOBILENET, '--out', join(text, 'out')], /output folder .*readme\.txt\/out lies under a file/],
+      ['--out naming a file', () => [image('chelsea.png'), '--model', MOBILENET, '--out', text], /output folder .*readme\.txt is a file, not a folder/],
     ];
     it.each(cases)('%s', async (_name, args, reason) => {
       expectRefusal(await runCli(args()), reason);
@@ -163,6 +169,94 @@ describe('easy-explain CLI', () => {
 
     it('tensorflow requested without tfjs-node, saying how to install it', async () => {
       expectRefusal(await runCli([image('chelsea.png'), '--model', MOBILENET, '--backend', 'tensorflow']), /npm install @tensorflow\/tfjs-node/);
+    });
+  });
+
+  describe('hostile servers and model files: exit 2, one printable line', () => {
+    let tiny: { json: any; weights: Uint8Array };
+    beforeAll(async () => {
+      const path = await saveTinyModel(join(dir, 'hostile-tiny'));
+      tiny = { json: JSON.parse(readFileSync(path, 'utf8')), weights: readFileSync(join(dir, 'hostile-tiny', 'weights.bin')) };
+    });
+
+    it('a model.json whose shard path leaves the cache writes nothing and exits 2', async () => {
+      const victim = join(dir, 'victim.sh');
+      writeFileSync(victim, 'original');
+      const json = { ...tiny.json, weightsManifest: [{ ...tiny.json.weightsManifest[0], paths: [`${'../'.repeat(12)}${victim.slice(1)}`] }] };
+      const server = await hostileServer({ '/model.json': JSON.stringify(json), '/weights.bin': tiny.weights });
+      const xdg = join(dir, 'hostile-xdg');
+      try {
+        const run = await runCli([image('chelsea.png'), '--quiet'], { env: { XDG_CACHE_HOME: xdg, EASY_EXPLAIN_MODEL_URL: `${server.url}model.json`, EASY_EXPLAIN_MODEL: undefined } });
+        expectRefusal(run, /weight shard path .*victim\.sh.* leaves the model folder/);
+        expect(readFileSync(victim, 'utf8')).toBe('original');
+        expect(server.requests).toEqual(['/model.json']);
+        expect(existsSync(join(xdg, 'easy-explain', 'models')) ? readdirSync(join(xdg, 'easy-explain', 'models')) : []).toEqual([]);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('a group without paths, a null group and a weight without shape are refused', async () => {
+      const weights = tiny.json.weightsManifest[0].weights;
+      for (const group of [{ weights }, null, { paths: ['weights.bin'], weights: [{ name: 'w', dtype: 'float32' }] }]) {
+        const server = await hostileServer({ '/model.json': JSON.stringify({ ...tiny.json, weightsManifest: [group] }), '/weights.bin': tiny.weights });
+        try {
+          expectRefusal(await runCli([image('chelsea.png'), '--model', `${server.url}model.json`]), /weightsManifest\[0\]/);
+        } finally {
+          await server.close();
+        }
+      }
+    });
+
+    it('a layer class name with ANSI escapes reaches the terminal without them', async () => {
+      const json = structuredClone(tiny.json);
+      json.modelTopology.config.layers[1].class_name = '\u001b]0;pwned\u0007\r\u001b[2KWrote 2 files';
+      const server = await hostileServer({ '/model.json': JSON.stringify(json), '/weights.bin': tiny.weights });
+      try {
+        const run = await runCli([image('chelsea.png'), '--model', `${server.url}model.json`]);
+        expectRefusal(run, /\?\]0;pwned\?\?\?\[2KWrote 2 files/);
+        expect(run.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/); // only the final newline
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('a server that sends headers and then nothing ends at the download timeout, not never', async () => {
+      const server = await hostileServer({ '/model.json': stalled(), '/photo.png': endless() });
+      try {
+        const run = await runCli([image('chelsea.png'), '--model', `${server.url}model.json`], { env: { EASY_EXPLAIN_DOWNLOAD_TIMEOUT_MS: '500' }, timeoutMs: 60_000 });
+        expectRefusal(run, /no complete answer within 0\.5 s/);
+        const photo = await runCli([`${server.url}photo.png`, '--model', MOBILENET], { env: { EASY_EXPLAIN_MAX_IMAGE_BYTES: String(1 << 20) }, timeoutMs: 60_000 });
+        expectRefusal(photo, /has at least \d+ bytes, more than 1048576 \(the image size cap; raise it with maxBytes or EASY_EXPLAIN_MAX_IMAGE_BYTES\)/);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('a graph with an unknown op, or with a fixed batch fed by a batching method, exits 2', async () => {
+      const variant = (name: string, edit: (json: any) => void) => {
+        const folder = join(dir, name);
+        mkdirSync(folder, { recursive: true });
+        copyFileSync(join(EMOTION, '..', 'emotion.bin'), join(folder, 'emotion.bin'));
+        const json = JSON.parse(readFileSync(EMOTION, 'utf8'));
+        edit(json);
+        writeFileSync(join(folder, 'model.json'), JSON.stringify(json));
+        return join(folder, 'model.json');
+      };
+      const unknownOp = variant('cli-unknown-op', (json) => (json.modelTopology.node.find((n: any) => n.op === 'Relu').op = 'FancyOp'));
+      expectRefusal(await runCli([image('chelsea.png'), '--model', unknownOp]), /cannot run in TF\.js: Unknown op 'FancyOp'/);
+      const fixed = variant('cli-fixed', (json) => (json.modelTopology.node.find((n: any) => n.op === 'Placeholder').attr.shape.shape.dim[0].size = '1'));
+      const args = [image('chelsea.png'), '--model', fixed, '--method', 'integrated_gradients', '--steps', '4', '--workers', '1', '--quiet'];
+      expectRefusal(await runCli(args), /takes a fixed batch of 1 image\(s\), but this method evaluates 4 at once; re-export/);
+    });
+
+    it('--workers 1000 runs on the cores available, saying so once', async () => {
+      const run = await runCli([image('chelsea.png'), '--model', MOBILENET, ...COARSE, '--workers', '1000', '--out', join(dir, 'many-workers'), '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      const cores = availableParallelism();
+      expect(run.stderr.match(/workers lowered/g)).toHaveLength(1);
+      expect(run.stderr).toContain(`warning: workers lowered from 1000 to ${cores}`);
+      expect(JSON.parse(run.stdout).method.parameters.workers).toBe(Math.min(cores, 16)); // 16 windows: at most one worker each
     });
   });
 

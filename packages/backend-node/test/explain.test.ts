@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
@@ -69,6 +69,23 @@ describe('runEasyExplain', () => {
     expect(saved.model).toMatchObject({ source: MOBILENET, format: 'layers-model', preset: 'mobilenet', classes: 1000 });
     expect(saved.figures[0]).toMatchObject({ file: 'figure-1.png', titles: ['Blended heat map for Coffee mug', 'Original image for Coffee mug'] });
     expect(Object.keys(saved.timings)).toEqual(expect.arrayContaining(['decodeMs', 'predictMs', 'attributionMs', 'figuresMs', 'writeMs', 'totalMs']));
+  });
+
+  it('refuses an outDir that cannot be a folder before predicting or attributing, leaving nothing behind', async () => {
+    const file = join(dir, 'not-a-folder');
+    writeFileSync(file, 'x');
+    const before = tf.memory().numTensors;
+    let predicted = false;
+    for (const [outDir, problem] of [
+      [file, 'is a file, not a folder'],
+      [join(file, 'sub'), 'lies under a file, not a folder'],
+    ]) {
+      await expect(
+        runEasyExplain(mobilenet, { image: image('chelsea.png'), ...coarse, outDir, onPredictions: () => (predicted = true) }),
+      ).rejects.toMatchObject({ code: 'invalid_option', message: `The output folder ${outDir} ${problem}; choose another with --out (outDir).` });
+    }
+    expect(predicted).toBe(false);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('runs the emotion GraphModel (64×64 grey) through the library call', async () => {

@@ -1,6 +1,6 @@
 // Shared test helpers: fixture paths, a local HTTP server, a tiny generated model, and running the CLI as a user would.
 import { spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -55,6 +55,58 @@ export async function serveFolder(root: string): Promise<{ url: string; requests
         server.close(() => ok());
         server.closeAllConnections(); // fetch keeps connections alive; do not wait for them to time out
       }),
+  };
+}
+
+/** How a hostile test server answers one path: bytes or text (200), or a handler that does what it likes. */
+export type Route = string | Uint8Array | ((req: IncomingMessage, res: ServerResponse) => void);
+
+/**
+ * An HTTP server on 127.0.0.1 (random port) answering `routes` by path (404 otherwise) and recording every request's
+ * path and query. Tests start one per case and close it; close() also ends responses still streaming.
+ */
+export async function hostileServer(routes: Record<string, Route>): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    requests.push(url.pathname + url.search);
+    const route = routes[url.pathname];
+    if (route === undefined) res.writeHead(404).end('not found');
+    else if (typeof route === 'function') route(req, res);
+    else res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(route);
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    requests,
+    close: () =>
+      new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** A response that sends `chunk` forever (until the client goes away). */
+export function endless(chunk = new Uint8Array(64 * 1024)): Route {
+  return (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    const pump = () => {
+      while (!res.destroyed && res.write(chunk));
+      if (!res.destroyed) res.once('drain', pump);
+    };
+    res.on('close', () => res.removeAllListeners('drain'));
+    pump();
+  };
+}
+
+/** A response that sends its headers, maybe a first chunk, and then nothing, ever. */
+export function stalled(first?: Uint8Array): Route {
+  return (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    if (first) res.write(first);
+    else res.flushHeaders();
   };
 }
 

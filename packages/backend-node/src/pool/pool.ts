@@ -19,6 +19,17 @@ import { PendingRequests } from '@easy-explain/runtime';
 import { firstLine } from '../backend.js';
 import type { ErrorData, Reply, Request, WorkerInit } from './protocol.js';
 
+/**
+ * `workers` lowered to the cores available here (os.availableParallelism()), saying so through `onWarning`: more
+ * threads than cores only add memory (each holds a copy of the model) and start-up time.
+ */
+export function cappedWorkers(workers: number | 'auto', onWarning?: (message: string) => void): number | 'auto' {
+  const cores = availableParallelism();
+  if (workers === 'auto' || !Number.isInteger(workers) || workers <= cores) return workers;
+  onWarning?.(`workers lowered from ${workers} to ${cores}, the cores available here; more threads would only add memory.`);
+  return cores;
+}
+
 /** The number of workers `workers` asks for on this host. */
 export function resolveWorkers(workers: number | 'auto'): number {
   return workers === 'auto' ? Math.min(availableParallelism(), MAX_AUTO_WORKERS) : workers;
@@ -36,6 +47,16 @@ function toError(data: ErrorData): Error {
   return new ExplainError('worker_failed', `An occlusion worker failed: ${data.message}`);
 }
 
+/** A worker thread with the main thread's Node flags, or none when a flag is per-process only (e.g. --expose-gc). */
+function newWorker(init: WorkerInit, execArgv: string[]): Worker {
+  try {
+    return new Worker(workerEntry(), { workerData: init, execArgv });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+    return new Worker(workerEntry(), { workerData: init, execArgv: [] });
+  }
+}
+
 /** One worker thread and its requests in flight. */
 class PoolWorker implements PooledOcclusionWorker {
   readonly worker: Worker;
@@ -47,7 +68,7 @@ class PoolWorker implements PooledOcclusionWorker {
   constructor(init: WorkerInit, private readonly onGone: (worker: PoolWorker) => void) {
     // Node flags carry over to workers, except one that only applies to the main script (`node --input-type -e`).
     const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'));
-    this.worker = new Worker(workerEntry(), { workerData: init, execArgv });
+    this.worker = newWorker(init, execArgv);
     this.ready = new Promise<void>((resolve, reject) => {
       this.rejectReady = reject;
       this.worker.on('message', (reply: Reply) => {
