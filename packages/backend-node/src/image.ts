@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import { ExplainError } from '@easy-explain/core/internal';
 import { firstLine } from './backend.js';
-import { download, IMAGE_MAX_BYTES } from './download.js';
+import { download, IMAGE_MAX_BYTES } from '@easy-explain/runtime';
 
 /** Longest side kept when decoding: larger photos are downscaled first (the model sees 224 px anyway). */
 export const MAX_IMAGE_SIDE = 2048;

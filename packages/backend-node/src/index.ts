@@ -14,7 +14,7 @@ export {
   type ModelFormat,
 } from './model.js';
 export { loadImage, decodeImage, imageMaxBytes, MAX_IMAGE_SIDE, type ImageOptions, type ImageSource, type RgbImage } from './image.js';
-export { DOWNLOAD_TIMEOUT_MS, IMAGE_MAX_BYTES, MODEL_JSON_MAX_BYTES, MODEL_MAX_BYTES, SHARD_MAX_BYTES } from './download.js';
+export { DOWNLOAD_TIMEOUT_MS, IMAGE_MAX_BYTES, MODEL_JSON_MAX_BYTES, MODEL_MAX_BYTES, SHARD_MAX_BYTES } from '@easy-explain/runtime';
 export { loadLabels } from './labels.js';
 export { imagenetLabels, backendAttempts, type BackendAttempt } from '@easy-explain/runtime';
 export { PRESET_NAMES, presetOptions, type PresetName } from './preset.js';

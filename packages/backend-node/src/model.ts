@@ -3,37 +3,28 @@ import { mkdir, mkdtemp, open, realpath, rename, rm, stat, writeFile, type FileH
 import { homedir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
-import * as tfc from '@tensorflow/tfjs-converter';
-import { asModel, ExplainError, setOcclusionWorkers, type Labels, type Model, type OcclusionWorkerOptions, type OutputKind } from '@easy-explain/core/internal';
+import { ExplainError, setOcclusionWorkers, type OcclusionWorkerOptions } from '@easy-explain/core/internal';
+import {
+  buildLoadedModel,
+  DEFAULT_MODEL_URL,
+  httpModelSource,
+  imagenetLabels,
+  MODEL_JSON_MAX_BYTES,
+  readModelFiles,
+  shardCapReason,
+  type ByteBudget,
+  type LoadedModel,
+  type LoadModelOptions,
+  type ModelFiles,
+  type ModelFileSource,
+} from '@easy-explain/runtime';
 import { ensureBackend, firstLine } from './backend.js';
-import { download, MODEL_JSON_MAX_BYTES, MODEL_MAX_BYTES, SHARD_MAX_BYTES, shardUrl, type ByteBudget } from './download.js';
-import { validateWeightsManifest } from './manifest.js';
-import { printable } from './text.js';
 import { cappedWorkers, poolScorer, resolveWorkers, WorkerPool } from './pool/pool.js';
-import { imagenetLabels } from '@easy-explain/runtime';
-import type { PresetName } from './preset.js';
 
-/** The model `@tensorflow-models/mobilenet` 1.x loads for version 1, alpha 0.75: the CLI's default. */
-export const DEFAULT_MODEL_URL = 'https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_0.75_224/model.json';
-
-export type ModelFormat = 'layers-model' | 'graph-model';
-
-/** A Model loaded from a model.json, with where it came from and how to feed it. */
-export interface LoadedModel extends Model {
-  /** The path or URL of model.json. */
-  readonly source: string;
-  readonly format: ModelFormat;
-  /** Preprocessing preset that suits the model, when known (the default model: 'mobilenet'). */
-  readonly preset?: PresetName;
-  /** The model's own class names, when known (the default model: ImageNet's). */
-  readonly labels?: Labels;
-  /** The underlying tf.LayersModel or tf.GraphModel. */
-  readonly tfModel: tfl.LayersModel | tfc.GraphModel;
-  /** Frees the model's weights and ends its occlusion workers. */
-  dispose(): void;
-}
+// The loaded-model type and loading steps are the runtime's, shared with the browser; Node adds files on disk, the
+// cache of the default model, and worker threads.
+export { DEFAULT_MODEL_URL, type LoadedModel, type LoadModelOptions, type ModelFiles };
+export type { ModelFormat } from '@easy-explain/runtime';
 
 /** The worker pool behind a LoadedModel, if it has one (diagnostics and tests). */
 export function workerPoolOf(model: LoadedModel): WorkerPool | undefined {
@@ -41,43 +32,10 @@ export function workerPoolOf(model: LoadedModel): WorkerPool | undefined {
 }
 const pools = new WeakMap<LoadedModel, WorkerPool>();
 
-export interface LoadModelOptions {
-  /** What the model returns; detected from its last layers when omitted. */
-  outputKind?: OutputKind;
-  /** Layer (LayersModel) or node (GraphModel) whose output holds the class scores. */
-  outputLayer?: string;
-  /** Preprocessing preset to record on the model (runEasyExplain uses it). */
-  preset?: PresetName;
-  /** Class names to record on the model. */
-  labels?: Labels;
-  /** Aborts a download. */
-  signal?: AbortSignal;
-}
-
-// ---------- reading model.json and shards from a path or URL ----------
-
-interface Source {
-  /** Where model.json is, for messages. */
-  readonly where: string;
-  /** Human-readable location of a shard. */
-  shardWhere(name: string): string;
-  /** model.json's bytes, at most MODEL_JSON_MAX_BYTES. */
-  readJson(): Promise<Uint8Array>;
-  /**
-   * A shard's bytes; more than `maxBytes` is an error (`declared`: the cap is the size model.json declares), and so is
-   * running out of `budget`, shared by the shards of the model.
-   */
-  readShard(name: string, maxBytes: number, declared: boolean, budget: ByteBudget): Promise<Uint8Array>;
-  /** Ends reads still in flight (a sibling shard failed). */
-  close(): void;
-}
+// ---------- reading model.json and shards from disk ----------
 
 function isUrl(s: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
-}
-
-function capReason(declared: boolean): string {
-  return declared ? 'the size model.json declares for its weights' : `the ${SHARD_MAX_BYTES}-byte cap on one shard`;
 }
 
 /** An open file that must be a regular file of at most `maxBytes`; closed by the caller. */
@@ -118,7 +76,7 @@ function readProblem(cause: unknown, what: string, path: string): ExplainError {
 }
 
 /** model.json on disk and shards beside it: each must resolve (symlinks followed) inside its folder, as a regular file. */
-function fileSource(modelJson: string): Source {
+function fileSource(modelJson: string): ModelFileSource {
   const dir = dirname(modelJson);
   let realDir: Promise<string> | undefined;
   return {
@@ -139,217 +97,13 @@ function fileSource(modelJson: string): Source {
         if (!real.startsWith((await realDir) + sep)) {
           throw new ExplainError('invalid_model', `The weight shard ${path} is a link to ${real}, outside the model's folder; copy the file into the folder.`);
         }
-        return await readRegular(real, 'weight shard', maxBytes, capReason(declared), budget);
+        return await readRegular(real, 'weight shard', maxBytes, shardCapReason(declared), budget);
       } catch (cause) {
         throw readProblem(cause, 'weight shard', path);
       }
     },
     close() {},
   };
-}
-
-/** model.json at a URL, shards next to it with its query string; every download bounded in size and time. */
-function httpSource(modelJson: string, signal?: AbortSignal): Source {
-  // One signal for the reads of this model: the caller's abort, or close() when a sibling shard failed.
-  const reads = new AbortController();
-  const onAbort = () => reads.abort(signal?.reason);
-  if (signal?.aborted) reads.abort(signal.reason);
-  else signal?.addEventListener('abort', onAbort, { once: true });
-  const get = (url: string, what: string, maxBytes: number, reason: string, budget?: ByteBudget) =>
-    download(url, { what, maxBytes, capReason: reason, budget, failCode: 'model_not_found', tooLargeCode: 'invalid_model', signal: reads.signal }).catch(
-      (error: unknown) => {
-        // The shared signal also fires on close(); only the caller's abort is an abort.
-        if (error instanceof ExplainError && error.code === 'aborted' && signal?.aborted !== true) {
-          throw new ExplainError('model_not_found', `The download of ${url} was stopped.`, { cause: error });
-        }
-        throw error;
-      },
-    );
-  return {
-    where: modelJson,
-    shardWhere: (name) => shardUrl(modelJson, name),
-    readJson: () => get(modelJson, 'the model file', MODEL_JSON_MAX_BYTES, 'the cap on a model.json'),
-    readShard: (name, maxBytes, declared, budget) => get(shardUrl(modelJson, name), 'the weight shard', maxBytes, capReason(declared), budget),
-    close() {
-      signal?.removeEventListener('abort', onAbort);
-      reads.abort();
-    },
-  };
-}
-
-/** A model.json and its weight shards, read into memory. */
-export interface ModelFiles {
-  json: tf.io.ModelJSON;
-  shards: Map<string, Uint8Array>;
-  format: ModelFormat;
-}
-
-/**
- * Reads model.json and every shard it names. The whole weightsManifest is checked first (shard names stay inside the
- * model's folder), so nothing is fetched for a hostile file; then each group must have exactly the bytes it declares.
- */
-async function readModelFiles(source: Source): Promise<ModelFiles> {
-  try {
-    return await readAll(source);
-  } finally {
-    source.close();
-  }
-}
-
-async function readAll(source: Source): Promise<ModelFiles> {
-  const raw = await source.readJson();
-  let json: tf.io.ModelJSON;
-  try {
-    json = JSON.parse(new TextDecoder().decode(raw)) as tf.io.ModelJSON;
-  } catch {
-    throw new ExplainError('invalid_model', `${source.where} is not JSON; pass the model.json of a TF.js model.`);
-  }
-  if (typeof json !== 'object' || json === null || typeof json.modelTopology !== 'object' || json.modelTopology === null) {
-    throw new ExplainError('invalid_model', `${source.where} has no modelTopology; it is not a TF.js model.json.`);
-  }
-  const groups = validateWeightsManifest(json, source.where);
-  const topology = json.modelTopology as { node?: unknown };
-  const format: ModelFormat = json.format === 'graph-model' || Array.isArray(topology.node) ? 'graph-model' : 'layers-model';
-  // All shards together may read what model.json declares (string weights: no size known) and never past the cap.
-  const declaredTotal = groups.every((g) => g.bytes !== undefined) ? groups.reduce((a, g) => a + g.bytes!, 0) : undefined;
-  if (declaredTotal !== undefined && declaredTotal > MODEL_MAX_BYTES) {
-    throw new ExplainError('invalid_model', `${source.where} declares ${declaredTotal} bytes of weights, more than ${MODEL_MAX_BYTES} (the cap on one model).`);
-  }
-  const budget: ByteBudget =
-    declaredTotal !== undefined
-      ? { left: declaredTotal, reason: `the ${declaredTotal} bytes model.json declares for all its weights` }
-      : { left: MODEL_MAX_BYTES, reason: `the ${MODEL_MAX_BYTES}-byte cap on one model's weights` };
-  const shards = new Map<string, Uint8Array>();
-  // Shards are independent files: fetch each group's shards concurrently, groups one after another.
-  for (const [g, group] of groups.entries()) {
-    // Each shard is read up to what its group declares (a shard cannot hold more), and never past the hard cap.
-    const declared = group.bytes !== undefined && group.bytes <= SHARD_MAX_BYTES;
-    const cap = declared ? group.bytes! : SHARD_MAX_BYTES;
-    const buffers = await Promise.all(group.paths.map((p) => source.readShard(p, cap, declared, budget)));
-    group.paths.forEach((p, i) => shards.set(p, buffers[i]));
-    const expected = group.bytes;
-    const actual = buffers.reduce((a, b) => a + b.length, 0);
-    if (expected !== undefined && expected !== actual) {
-      const files = group.paths.map((p) => source.shardWhere(p)).join(', ');
-      const subject = group.paths.length === 1 ? `The weight shard ${files} has` : `Weight group ${g + 1} (${files}) has`;
-      throw new ExplainError(
-        'invalid_model',
-        `${subject} ${actual} bytes but model.json says its weights need ${expected}; the file is truncated or belongs to another model.`,
-      );
-    }
-  }
-  return { json, shards, format };
-}
-
-function concat(parts: Uint8Array[]): ArrayBuffer {
-  const total = parts.reduce((a, b) => a + b.length, 0);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out.buffer;
-}
-
-function handlerFor(files: ModelFiles): tf.io.IOHandler {
-  return {
-    load: () =>
-      tf.io.getModelArtifactsForJSON(files.json, async (manifest) => {
-        const specs = manifest.flatMap((group) => group.weights);
-        const data = concat(manifest.flatMap((group) => group.paths.map((p) => files.shards.get(p)!)));
-        return [specs, data];
-      }),
-  };
-}
-
-function inputShapeOf(model: tfl.LayersModel | tfc.GraphModel): readonly (number | null)[] | undefined {
-  if (model instanceof tfl.LayersModel) return model.inputs[0]?.shape;
-  return model.inputs[0]?.shape;
-}
-
-function checkImageModel(model: tfl.LayersModel | tfc.GraphModel, where: string): void {
-  const count = model.inputs.length;
-  if (count !== 1) {
-    throw new ExplainError('invalid_model', `${where} has ${count} inputs; easy-explain needs a model with one image input [N,H,W,C].`);
-  }
-  const shape = inputShapeOf(model);
-  // A GraphModel may leave its input shape unspecified; it is checked again when first run.
-  if (shape === undefined && model instanceof tfc.GraphModel) return;
-  const channels = shape?.[3];
-  if (!shape || shape.length !== 4 || (channels != null && channels !== 1 && channels !== 3)) {
-    throw new ExplainError(
-      'invalid_model',
-      `${where} takes input of shape [${shape?.map((d) => d ?? 'null').join(',')}], not an image batch [N,H,W,1 or 3].`,
-    );
-  }
-  if (model instanceof tfl.LayersModel && model.outputs.length === 1) {
-    const out = model.outputs[0]?.shape;
-    if (out && !isClassScores(out)) throw notClassScores(where, out);
-  }
-}
-
-/** [N, classes], or [N,1,1,classes] (squeezed): anything else is a map, not one score per class. */
-function isClassScores(shape: readonly (number | null)[]): boolean {
-  return shape.length === 2 || (shape.length > 2 && shape.slice(1, -1).every((d) => d === 1));
-}
-
-function notClassScores(where: string, shape: readonly (number | null)[], node?: string): ExplainError {
-  const at = node === undefined ? '' : ` at node "${printable(node)}"`;
-  return new ExplainError(
-    'invalid_model',
-    `${where} outputs shape [${shape.map((d) => d ?? 'null').join(',')}]${at}, not class scores [N, classes]; ` +
-      'use a classifier, or pass outputLayer naming the layer or node that holds the class scores.',
-  );
-}
-
-/**
- * Runs a GraphModel once on zeros (when its input size is known), so an op TF.js lacks, a graph that cannot run, or
- * an output that is not class scores is an `invalid_model` error at load, not a failure in the middle of a method.
- */
-function probeGraph(model: tfc.GraphModel, where: string, outputLayer: string | undefined): void {
-  const shape = model.inputs[0]?.shape;
-  if (!shape || shape.length !== 4 || shape.slice(1).some((d) => d == null || d <= 0)) return;
-  const batch = shape[0] != null && shape[0] > 0 ? shape[0] : 1;
-  const node = outputLayer ?? model.outputNodes[0];
-  let out: number[] | undefined;
-  try {
-    out = tf.tidy(() => {
-      const y = model.execute(tf.zeros([batch, shape[1], shape[2], shape[3]]), node);
-      return y instanceof tf.Tensor ? y.shape : undefined;
-    });
-  } catch (cause) {
-    throw new ExplainError('invalid_model', `${where} cannot run in TF.js: ${printable(firstLine(cause))}`, { cause });
-  }
-  if (out && !isClassScores(out)) throw notClassScores(where, out, node);
-}
-
-/**
- * A GraphModel exported with a fixed batch size asserts on any other batch deep inside TF.js; say it plainly instead.
- */
-function guardFixedBatch(model: Model, inner: tfc.GraphModel, where: string): void {
-  const batch = inner.inputs[0]?.shape?.[0];
-  if (batch == null || batch <= 0) return;
-  const check = (images: tf.Tensor4D) => {
-    if (images.shape[0] !== batch) {
-      throw new ExplainError(
-        'invalid_model',
-        `${where} takes a fixed batch of ${batch} image(s), but this method evaluates ${images.shape[0]} at once; ` +
-          're-export the model with a variable batch size (None or -1).',
-      );
-    }
-  };
-  const m = model as { -readonly [K in keyof Model]: Model[K] };
-  const { predict, predictWithLayer, scoresFromLayer } = model;
-  m.predict = (images) => (check(images), predict.call(model, images));
-  if (predictWithLayer) m.predictWithLayer = (images, layer) => (check(images), predictWithLayer.call(model, images, layer));
-  if (scoresFromLayer) m.scoresFromLayer = (images, layer, a) => (check(images), scoresFromLayer.call(model, images, layer, a));
-}
-
-function modelName(json: tf.io.ModelJSON): string {
-  const t = json.modelTopology as { config?: { name?: unknown }; model_config?: { config?: { name?: unknown } } };
-  const name = t.model_config?.config?.name ?? t.config?.name;
-  return typeof name === 'string' ? name : '';
 }
 
 /**
@@ -362,55 +116,35 @@ export async function loadModelFiles(files: ModelFiles, where: string, options: 
 
 async function loadFromFiles(files: ModelFiles, where: string, options: LoadModelOptions, downloaded: boolean): Promise<LoadedModel> {
   await ensureBackend();
-  let inner: tfl.LayersModel | tfc.GraphModel;
-  try {
-    inner = files.format === 'graph-model' ? await tfc.loadGraphModel(handlerFor(files)) : await tfl.loadLayersModel(handlerFor(files));
-  } catch (cause) {
-    throw new ExplainError('invalid_model', `${where} could not be loaded as a ${files.format}: ${printable(firstLine(cause))}`, { cause });
-  }
-  try {
-    checkImageModel(inner, where);
-    if (inner instanceof tfc.GraphModel) probeGraph(inner, where, options.outputLayer);
-    const model = asModel(inner, { outputKind: options.outputKind, outputLayer: options.outputLayer });
-    if (inner instanceof tfc.GraphModel) guardFixedBatch(model, inner, where);
-    // Keras MobileNets scale pixels to [-1, 1]; other models get the preset the caller asks for.
-    const preset = options.preset ?? (/mobilenet/i.test(modelName(files.json)) ? 'mobilenet' : undefined);
-    let pool: WorkerPool | undefined;
-    let warnedWorkers = false;
-    const loaded: LoadedModel = Object.assign(model, {
-      source: where,
-      format: files.format,
-      preset,
-      labels: options.labels,
-      tfModel: inner,
-      dispose: () => {
-        // The closed pool stays, so a later call says the model was disposed.
-        void pool?.close();
-        inner.dispose();
-      },
-    });
-    // Occlusion in worker threads (`workers` option): each worker loads this model again from `source` on the main
-    // thread's backend. The pool starts on first use, is reused by later calls and ends with dispose().
-    setOcclusionWorkers(loaded, (request: OcclusionWorkerOptions) => {
-      const count = resolveWorkers(
-        cappedWorkers(request.workers, (message) => {
-          if (!warnedWorkers) request.onWarning?.(message);
-          warnedWorkers = true;
-        }),
-      );
-      if (count <= 1) return undefined;
-      if (!pool) {
-        // Files read from disk are read again by each worker; downloaded ones are handed over, not fetched again.
-        pool = new WorkerPool({ source: where, files: downloaded ? files : undefined, outputKind: model.outputKind, outputLayer: options.outputLayer });
-        pools.set(loaded, pool);
-      }
-      return { workers: count, scorer: poolScorer(pool, count, request) };
-    });
-    return loaded;
-  } catch (error) {
-    inner.dispose();
-    throw error;
-  }
+  const model = await buildLoadedModel(files, where, options);
+  let pool: WorkerPool | undefined;
+  let warnedWorkers = false;
+  const disposeModel = model.dispose;
+  const loaded: LoadedModel = Object.assign(model, {
+    dispose: () => {
+      // The closed pool stays, so a later call says the model was disposed.
+      void pool?.close();
+      disposeModel();
+    },
+  });
+  // Occlusion in worker threads (`workers` option): each worker loads this model again from `source` on the main
+  // thread's backend. The pool starts on first use, is reused by later calls and ends with dispose().
+  setOcclusionWorkers(loaded, (request: OcclusionWorkerOptions) => {
+    const count = resolveWorkers(
+      cappedWorkers(request.workers, (message) => {
+        if (!warnedWorkers) request.onWarning?.(message);
+        warnedWorkers = true;
+      }),
+    );
+    if (count <= 1) return undefined;
+    if (!pool) {
+      // Files read from disk are read again by each worker; downloaded ones are handed over, not fetched again.
+      pool = new WorkerPool({ source: where, files: downloaded ? files : undefined, outputKind: model.outputKind, outputLayer: options.outputLayer });
+      pools.set(loaded, pool);
+    }
+    return { workers: count, scorer: poolScorer(pool, count, request) };
+  });
+  return loaded;
 }
 
 /**
@@ -420,12 +154,12 @@ async function loadFromFiles(files: ModelFiles, where: string, options: LoadMode
  */
 export async function loadModel(source: string | URL, options: LoadModelOptions = {}): Promise<LoadedModel> {
   const text = source instanceof URL ? source.href : source;
-  let src: Source;
+  let src: ModelFileSource;
   let where: string;
   const downloaded = isUrl(text) && !text.startsWith('file:');
   if (downloaded) {
     if (!/^https?:/i.test(text)) throw new ExplainError('invalid_option', `Cannot load a model from ${text}: use a path, file:// or http(s):// URL.`);
-    src = httpSource(text, options.signal);
+    src = httpModelSource(text, options.signal);
     where = text;
   } else {
     const path = text.startsWith('file:') ? fileURLToPath(text) : resolve(text);
@@ -476,7 +210,7 @@ export async function loadDefaultModel(options: DefaultModelOptions = {}): Promi
     options.onDownload?.(url, dir);
     let files: ModelFiles;
     try {
-      files = await readModelFiles(httpSource(url, options.signal));
+      files = await readModelFiles(httpModelSource(url, options.signal));
     } catch (error) {
       // A refused model file is reported as it is; only an unreachable download gets the offline hint.
       if (error instanceof ExplainError && error.code !== 'model_not_found') throw error;

@@ -11,7 +11,7 @@ import { DEFAULT_MODEL_URL, resolveModel } from './model.js';
 import { checkPreset, PRESET_NAMES } from './preset.js';
 import { parseVisRow } from '@easy-explain/runtime';
 import { methodOptionsFromFlags } from './cli-methods.js';
-import { printable } from './text.js';
+import { printable } from '@easy-explain/runtime';
 import { VERSION } from './version.js';
 
 export const DEFAULT_OUT_DIR = 'easy-explain-out';

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Occlusion } from '@easy-explain/core';
 import { join } from 'node:path';
 import { cachedModelDir, decodeImage, loadDefaultModel, loadModel, setupBackend } from '@easy-explain/backend-node';
-import { download, IMAGE_MAX_BYTES, MODEL_JSON_MAX_BYTES, shardUrl } from '../src/download';
+import { download, IMAGE_MAX_BYTES, MODEL_JSON_MAX_BYTES, shardUrl } from '@easy-explain/runtime';
 import { EMOTION, endless, hostileServer, image, removeDir, saveTinyModel, SHARED, stalled, tempDir } from './helpers';
 
 let dir: string;

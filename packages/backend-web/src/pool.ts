@@ -19,7 +19,7 @@ import {
 } from '@easy-explain/core/internal';
 import { PendingRequests } from '@easy-explain/runtime';
 import { setupBackend, type SetupBackendOptions } from './backend.js';
-import { loadModel, type LoadedModel } from './model.js';
+import { loadModel, type LoadedModel, type ModelFiles } from './model.js';
 import type { WorkerScope } from './protocol.js';
 
 /**
@@ -37,7 +37,7 @@ export function resolveWebWorkers(workers: number | 'auto', backend: string): nu
 export interface HelperInit {
   backend: string;
   backendOptions: SetupBackendOptions;
-  artifacts: tf.io.ModelArtifacts;
+  files: ModelFiles;
   outputKind?: OutputKind;
   outputLayer?: string;
 }
@@ -111,7 +111,7 @@ export function withOcclusionHelpers(
 ): LoadedModel & { readonly helpers: OcclusionWorkerPool<HelperWorker> } {
   // Helpers that fail leave the pool; the next call spawns replacements. They end with the model.
   const pool = new OcclusionWorkerPool<HelperWorker>((backend, onGone) => {
-    const init = { backend, backendOptions: backendOptions(), artifacts: model.artifacts, outputKind: model.outputKind, outputLayer: model.outputLayer };
+    const init = { backend, backendOptions: backendOptions(), files: model.files, outputKind: model.outputKind, outputLayer: model.outputLayer };
     return new HelperWorker(spawn(), init, onGone);
   });
   const pooled = {
@@ -148,7 +148,7 @@ export function serveOcclusionHelper(scope: WorkerScope): void {
       const { init } = request;
       jobs = (async () => {
         await setupBackend(init.backend, init.backendOptions);
-        return new OcclusionPoolJobs(await loadModel(init.artifacts, { outputKind: init.outputKind, outputLayer: init.outputLayer }));
+        return new OcclusionPoolJobs(await loadModel(init.files, { outputKind: init.outputKind, outputLayer: init.outputLayer }));
       })();
       await jobs;
       return {};

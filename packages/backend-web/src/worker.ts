@@ -151,7 +151,7 @@ export function serveExplainWorker(scope: WorkerScope, options: ExplainWorkerOpt
       }
       case 'predict': {
         const m = requireModel();
-        const prepared = await prepareInput(request.image, m.preset, m.inputShape);
+        const prepared = await prepareInput(request.image, m.preset ?? 'imagenet', m.inputShape);
         input?.dispose();
         input = prepared.input;
         const predictions: Prediction[] = await predictClasses(m, input, m.labels, request.k);

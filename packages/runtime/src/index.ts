@@ -14,3 +14,31 @@ export { imagenetLabels, resolveLabels, type LabelsSource } from './labels.js';
 export { prepareInput, type PreparedInput, type RgbImage } from './prepare.js';
 export { checkVis, DEFAULT_VIS_SIGNS, DEFAULT_VIS_TYPES, parseVisRow } from './vis.js';
 export { PendingRequests, type PendingEntry } from './pending.js';
+export {
+  buildLoadedModel,
+  DEFAULT_MODEL_URL,
+  detectFormat,
+  filesFromArtifacts,
+  httpModelSource,
+  readModelFiles,
+  shardCapReason,
+  type LoadedModel,
+  type LoadModelOptions,
+  type ModelFiles,
+  type ModelFileSource,
+  type ModelFormat,
+} from './model.js';
+export {
+  download,
+  downloadTimeoutMs,
+  shardUrl,
+  DOWNLOAD_TIMEOUT_MS,
+  IMAGE_MAX_BYTES,
+  MODEL_JSON_MAX_BYTES,
+  MODEL_MAX_BYTES,
+  SHARD_MAX_BYTES,
+  type ByteBudget,
+  type DownloadOptions,
+} from './download.js';
+export { validateWeightsManifest, shardPathProblem, MAX_SHARDS, type ShardGroup, type WeightSpec } from './manifest.js';
+export { printable, hasControl } from './text.js';

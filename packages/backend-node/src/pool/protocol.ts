@@ -1,7 +1,7 @@
 // Messages between the main thread and an occlusion worker (src/pool/worker.ts): core's pool requests, each with
 // an id that gets exactly one reply; a worker handles its requests one at a time, in order.
 import type { OcclusionPoolReply, OcclusionPoolRequest, OutputKind } from '@easy-explain/core/internal';
-import type { ModelFiles } from '../model.js';
+import type { ModelFiles } from '@easy-explain/runtime';
 
 /** workerData of a pool worker: enough to rebuild the main thread's model and backend. */
 export interface WorkerInit {
