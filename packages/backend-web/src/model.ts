@@ -6,8 +6,9 @@ import { asModel, ExplainError, parseLabels, type Labels, type Model, type Outpu
 import { IMAGENET_CLASSES } from '@tensorflow-models/mobilenet/dist/imagenet_classes.js';
 import { checkPreset, type PresetName } from './preset.js';
 
-/** The model `@tensorflow-models/mobilenet` 1.x loaded: MobileNet v1, width 0.75, 224×224, probabilities. */
-export const DEFAULT_MODEL_URL = 'https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_0.75_224/model.json';
+import { DEFAULT_MODEL_URL } from './default-model.js';
+
+export { DEFAULT_MODEL_URL };
 
 export interface LoadModelOptions {
   /** What the model returns; detected from its last layers when omitted. */
