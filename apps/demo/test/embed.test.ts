@@ -12,7 +12,8 @@ import { demoDir, launch, mobilenetDir, sharedDir } from '../bench/harness.mjs';
 const repoRoot = resolve(demoDir, '../..');
 const VITE_VERSION = '8.3.8';
 
-// The whole app: 3 lines of HTML and 7 of JavaScript. The element explains on its own; main.js uses the API.
+// The whole app: 3 lines of HTML and 9 of JavaScript. The element explains on its own; main.js uses the API: an explain
+// called while the model loads (it waits for it), one cancelled at its first progress report, then a full one.
 const INDEX_HTML = `<!doctype html>
 <easy-explain-view model="/model/model.json" preset="mobilenet" backend="wasm" src="/coffee.png" window="112" stride="56"></easy-explain-view>
 <script type="module" src="/main.js"></script>
@@ -21,9 +22,11 @@ const MAIN_JS = `import { createExplainer } from '@easy-explain/backend-web';
 import '@easy-explain/backend-web/element';
 const explainer = createExplainer({ backend: new URLSearchParams(location.search).get('backend') ?? 'wasm' });
 window.backend = (await explainer.ready).backend;
-await explainer.loadModel('/model/model.json', { preset: 'mobilenet' });
+explainer.loadModel('/model/model.json', { preset: 'mobilenet' });
+const stop = new AbortController();
+const cancelled = await explainer.explain('/coffee.png', { window: 16, stride: 8, signal: stop.signal, onProgress: () => stop.abort() }).catch((e) => e.code);
 const { predictions, figures } = await explainer.explain('/coffee.png', { window: 112, stride: 56 });
-window.top1 = { ...predictions[0], figure: [figures[0].width, figures[0].height] };
+window.top1 = { ...predictions[0], cancelled, figure: [figures[0].width, figures[0].height] };
 `;
 
 let temp: string;
@@ -109,6 +112,7 @@ describe('a scratch Vite app installed from tarballs', () => {
     expect(await page.evaluate(() => (window as any).backend)).toBe('wasm');
     expect(top1.index).toBe(967);
     expect(top1.label).toBe('espresso');
+    expect(top1.cancelled).toBe('aborted');
     // The default figure is [blended heat map, original image] of the 224×224 crop, with titles and a colour bar.
     expect(top1.figure[0]).toBeGreaterThan(2 * 224);
 
