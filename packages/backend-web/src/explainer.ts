@@ -55,15 +55,18 @@ export interface Explanation {
   figures: ImageBitmap[];
 }
 
+/** A model.json URL, the model.json and shards a user picked, or in-memory artifacts (JSON plus weight bytes). */
+export type ExplainerModelSource = Parameters<ExplainWorkerClient['loadModel']>[0];
+
 export interface Explainer {
   /** Resolves when the backend runs (what was tried is in `attempts`); rejects with `backend_unavailable`. */
   readonly ready: Promise<BackendInfo>;
   /**
-   * Loads a model in the worker: a model.json URL (default: MobileNet v1 0.75 from Google's public URL), or the
-   * model.json and shards a user picked (read locally; nothing is uploaded). Calls run in order, so an `explain`
-   * started while a model loads waits for it.
+   * Loads a model in the worker: a model.json URL (default: MobileNet v1 0.75 from Google's public URL), the
+   * model.json and shards a user picked (read locally; nothing is uploaded), or artifacts in memory. Calls run in
+   * order, so an `explain` started while a model loads waits for it.
    */
-  loadModel(source?: string | URL | File[] | FileList, options?: Omit<LoadModelOptions, 'onProgress'>): Promise<ModelInfo>;
+  loadModel(source?: ExplainerModelSource, options?: Omit<LoadModelOptions, 'onProgress'>): Promise<ModelInfo>;
   /** Top-k predictions, one attribution and its figures for an image (URL, File, <img>, canvas, ImageBitmap, …). */
   explain(image: ImageSource, options?: ExplainOptions): Promise<Explanation>;
   /** Backend, live tensors and helper workers in the explanation worker. */

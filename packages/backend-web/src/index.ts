@@ -21,7 +21,7 @@ export type {
   WorkerRequest,
   WorkerScope,
 } from './protocol.js';
-export { createExplainer, type Explainer, type ExplainerOptions, type ExplainOptions, type Explanation } from './explainer.js';
+export { createExplainer, type Explainer, type ExplainerModelSource, type ExplainerOptions, type ExplainOptions, type Explanation } from './explainer.js';
 export { startExplainWorker, startFigureWorker, defaultWasmPaths } from './workers.js';
 export { drawFigures, serveFigureWorker, FigureRenderer, type FigureRequest, type FigureRow } from './figures.js';
 export { EasyExplainView, defineEasyExplainView, EASY_EXPLAIN_VIEW_TAG } from './element.js';
