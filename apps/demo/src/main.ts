@@ -1,6 +1,5 @@
 import {
   DEFAULT_MODEL_URL,
-  defaultWasmPaths,
   startExplainWorker,
   startFigureWorker,
   type BackendInfo,
@@ -62,15 +61,14 @@ function labelOf(index: number): string {
 // ---------- backend and model ----------
 
 async function startBackend(): Promise<void> {
-  const wasmPaths = defaultWasmPaths();
   const wanted = params.get('backend') ?? 'auto';
   let info: BackendInfo;
   try {
-    info = await client.setupBackend(wanted, { wasmPaths });
+    info = await client.setupBackend(wanted);
   } catch (e) {
     if (wanted === 'auto') throw e;
     showError(e);
-    info = await client.setupBackend('auto', { wasmPaths });
+    info = await client.setupBackend('auto');
   }
   state.info = info;
   state.backend = info.backend;

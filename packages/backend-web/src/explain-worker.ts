@@ -3,6 +3,9 @@
 // need no worker file of their own.
 import { serveExplainWorker } from './worker.js';
 import type { WorkerScope } from './protocol.js';
+import { usePackagedWasm } from './wasm-paths.js';
+
+usePackagedWasm();
 
 serveExplainWorker(self as unknown as WorkerScope, {
   // Occlusion on the CPU backends spreads over one helper per core.

@@ -7,12 +7,15 @@ import type { ImageSource, RgbImage } from './image.js';
 import { DEFAULT_MODEL_URL } from './default-model.js';
 import type { LoadModelOptions } from './model.js';
 import type { BackendInfo, ModelInfo } from './protocol.js';
-import { defaultWasmPaths, startExplainWorker, startFigureWorker } from './workers.js';
+import { startExplainWorker, startFigureWorker } from './workers.js';
 
 export interface ExplainerOptions extends Omit<SetupBackendOptions, 'wasmPaths'> {
   /** The TF.js backend: 'auto' (default) tries webgpu, webgl, wasm, then cpu. */
   backend?: 'auto' | WebBackendName;
-  /** Where the wasm binaries are; default the asset URLs of @tensorflow/tfjs-backend-wasm (see defaultWasmPaths). */
+  /**
+   * Where the wasm binaries are. Default: the files of @tensorflow/tfjs-backend-wasm, which bundlers copy into the
+   * build; pass a URL prefix or a map when they are served elsewhere (e.g. a page that loads this package unbundled).
+   */
   wasmPaths?: SetupBackendOptions['wasmPaths'];
 }
 
@@ -104,12 +107,12 @@ function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promis
  * ```
  */
 export function createExplainer(options: ExplainerOptions = {}): Explainer {
-  const { backend = 'auto', wasmPaths = defaultWasmPaths(), ...setup } = options;
+  const { backend = 'auto', ...setup } = options;
   const client: ExplainWorkerClient = startExplainWorker();
   let renderer: FigureRenderer | undefined;
   let model: ModelInfo | undefined;
   let disposed = false;
-  const ready = client.setupBackend(backend, { ...setup, wasmPaths });
+  const ready = client.setupBackend(backend, setup);
   ready.catch(() => {}); // reported by every call that needs the backend
   // One call at a time: the worker keeps one current image, so explain calls must not interleave.
   let queue: Promise<unknown> = ready;

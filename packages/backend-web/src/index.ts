@@ -1,7 +1,8 @@
 export const VERSION = '0.1.0';
 
 export { setupBackend, backendAttempts, WEB_BACKENDS, type BackendAttempt, type SetupBackendOptions, type WebBackendName } from './backend.js';
-export { decodeImage, loadImage, type ImageSource, type RgbImage } from './image.js';
+export { decodeImage, type ImageSource, type RgbImage } from './image.js';
+export { loadImage } from './load-image.js';
 export { loadModel, DEFAULT_MODEL_URL, type LoadModelOptions, type LoadedModel, type ModelFormat, type ModelSource } from './model.js';
 export { PRESET_NAMES, checkPreset, geometry, presetOptions, toGray, type PresetName } from './preset.js';
 export { prepareInput, type PreparedInput } from './prepare.js';
@@ -22,6 +23,6 @@ export type {
   WorkerScope,
 } from './protocol.js';
 export { createExplainer, type Explainer, type ExplainerModelSource, type ExplainerOptions, type ExplainOptions, type Explanation } from './explainer.js';
-export { startExplainWorker, startFigureWorker, defaultWasmPaths } from './workers.js';
+export { startExplainWorker, startFigureWorker } from './workers.js';
 export { drawFigures, serveFigureWorker, FigureRenderer, type FigureRequest, type FigureRow } from './figures.js';
 export { EasyExplainView, defineEasyExplainView, EASY_EXPLAIN_VIEW_TAG } from './element.js';
