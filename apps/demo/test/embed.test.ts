@@ -80,7 +80,7 @@ async function openApp(query = ''): Promise<{ page: Page; context: BrowserContex
 
 beforeAll(async () => {
   // Tarballs of the built packages (turbo's cache makes the build a no-op after the root `npm test` built them).
-  execFileSync('npx', ['turbo', 'run', 'build', '--filter=@easy-explain/backend-web...', '--output-logs=errors-only'], { cwd: repoRoot, stdio: 'ignore' });
+  run('npx', ['turbo', 'run', 'build', '--filter=@easy-explain/backend-web...', '--output-logs=errors-only'], repoRoot);
   temp = mkdtempSync(join(tmpdir(), 'easy-explain-embed-'));
   run('npm', ['pack', '--pack-destination', temp, '-w', 'packages/core', '-w', 'packages/viz', '-w', 'packages/backend-web'], repoRoot);
   const tarballs = readdirSync(temp).filter((f) => f.endsWith('.tgz')).map((f) => join(temp, f));

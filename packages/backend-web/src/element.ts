@@ -1,4 +1,4 @@
-import type { MethodName } from '@easy-explain/core';
+import { ExplainError, type MethodName } from '@easy-explain/core';
 import type { VisMethod, VisSign } from '@easy-explain/viz';
 import type { WebBackendName } from './backend.js';
 import { createExplainer, type Explainer, type Explanation } from './explainer.js';
@@ -193,5 +193,8 @@ export class EasyExplainView extends ElementBase {
 
 /** Registers `<easy-explain-view>` (once; later calls do nothing). Or import '@easy-explain/backend-web/element'. */
 export function defineEasyExplainView(tag = EASY_EXPLAIN_VIEW_TAG): void {
+  if (typeof customElements === 'undefined') {
+    throw new ExplainError('backend_unavailable', `<${tag}> needs a browser page with custom elements; this is not one (Node, a worker?).`);
+  }
   if (!customElements.get(tag)) customElements.define(tag, tag === EASY_EXPLAIN_VIEW_TAG ? EasyExplainView : class extends EasyExplainView {});
 }

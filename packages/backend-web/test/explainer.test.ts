@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { runMethod } from '@easy-explain/core';
-import { createExplainer, loadModel, prepareInput, serveExplainWorker, setupBackend, type LoadedModel, type RgbImage } from '../src/index.js';
+import { createExplainer, defineEasyExplainView, loadModel, prepareInput, serveExplainWorker, setupBackend, type LoadedModel, type RgbImage } from '../src/index.js';
 
 const REFERENCE = fileURLToPath(new URL('../../../../shared/reference/', import.meta.url));
 const json = JSON.parse(readFileSync(join(REFERENCE, 'model/model.json'), 'utf8'));
@@ -158,11 +158,12 @@ describe('createExplainer', () => {
     missing.dispose();
   });
 
-  it('says it needs a browser where there are no Web Workers', () => {
+  it('says it needs a browser where there are no Web Workers or custom elements', () => {
     const saved = (globalThis as { Worker?: unknown }).Worker;
     delete (globalThis as { Worker?: unknown }).Worker;
     try {
       expect(() => createExplainer()).toThrow(expect.objectContaining({ code: 'backend_unavailable', message: expect.stringMatching(/browser/) }));
+      expect(() => defineEasyExplainView()).toThrow(expect.objectContaining({ code: 'backend_unavailable', message: expect.stringMatching(/easy-explain-view.*browser/) }));
     } finally {
       (globalThis as { Worker?: unknown }).Worker = saved;
     }
