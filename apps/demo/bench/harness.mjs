@@ -61,9 +61,13 @@ export function launch(flags = CHROMIUM_FLAGS) {
   return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: flags, headless: true });
 }
 
-/** Serves the default model's files from ../shared for every request to its public URL. */
-export async function routeModel(context, { fail = false } = {}) {
+/**
+ * Serves the default model's files from ../shared for every request to its public URL; with `gate` (a promise),
+ * they wait for it first, as a slow download would.
+ */
+export async function routeModel(context, { fail = false, gate } = {}) {
   await context.route(`${MODEL_URL_PREFIX}**`, async (route) => {
+    await gate;
     if (fail) return route.fulfill({ status: 503, body: 'unavailable' });
     const name = new URL(route.request().url()).pathname.split('/').pop();
     try {

@@ -1,6 +1,13 @@
-import simdWasmUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
-import plainWasmUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
-import { DEFAULT_MODEL_URL, ExplainWorkerClient, type BackendInfo, type ExplainResult, type ModelInfo, type RgbImage } from '@easy-explain/backend-web';
+import {
+  DEFAULT_MODEL_URL,
+  startExplainWorker,
+  startFigureWorker,
+  type BackendInfo,
+  type ExplainResult,
+  type ExplainWorkerClient,
+  type ModelInfo,
+  type RgbImage,
+} from '@easy-explain/backend-web';
 import { METHOD_NAMES, windowCount, type MethodName, type MethodOptions, type OcclusionMethodOptions, type Prediction } from '@easy-explain/core';
 import { predictionName, type HWC, type VisMethod, type VisSign } from '@easy-explain/viz';
 
@@ -24,9 +31,14 @@ const state = {
   error: undefined as { code: string; message: string } | undefined,
 };
 
-const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
-const client = new ExplainWorkerClient(worker);
+// backend-web's own workers: TF.js, the model and the attribution in one (with occlusion helpers, one per core, on
+// the CPU backends), figures drawn in another, so the page never freezes.
+const client = startExplainWorker();
+const figureWorker = startFigureWorker();
 let job: AbortController | undefined;
+/** Settles when the model being loaded is in place: a photo picked meanwhile waits for it. */
+let modelLoading: Promise<void> = Promise.resolve();
+let classifyCalls = 0;
 
 function showError(error: unknown): void {
   const e = error as { code?: string; message?: string };
@@ -49,18 +61,14 @@ function labelOf(index: number): string {
 // ---------- backend and model ----------
 
 async function startBackend(): Promise<void> {
-  const wasmPaths = {
-    'tfjs-backend-wasm-simd.wasm': new URL(simdWasmUrl, location.href).href,
-    'tfjs-backend-wasm.wasm': new URL(plainWasmUrl, location.href).href,
-  };
   const wanted = params.get('backend') ?? 'auto';
   let info: BackendInfo;
   try {
-    info = await client.setupBackend(wanted, { wasmPaths });
+    info = await client.setupBackend(wanted);
   } catch (e) {
     if (wanted === 'auto') throw e;
     showError(e);
-    info = await client.setupBackend('auto', { wasmPaths });
+    info = await client.setupBackend('auto');
   }
   state.info = info;
   state.backend = info.backend;
@@ -81,7 +89,12 @@ function modelLoaded(info: ModelInfo, what: string): void {
   if (state.photo) void classify(state.photo);
 }
 
-async function loadDefaultModel(): Promise<void> {
+function loadDefaultModel(): Promise<void> {
+  modelLoading = loadDefault();
+  return modelLoading;
+}
+
+async function loadDefault(): Promise<void> {
   $('model-status').textContent = 'loading…';
   try {
     modelLoaded(await client.loadModel(params.get('model') ?? DEFAULT_MODEL_URL), 'MobileNet v1 0.75 loaded');
@@ -92,7 +105,12 @@ async function loadDefaultModel(): Promise<void> {
   }
 }
 
-async function loadOwnModel(): Promise<void> {
+function loadOwnModel(): Promise<void> {
+  modelLoading = loadOwn();
+  return modelLoading;
+}
+
+async function loadOwn(): Promise<void> {
   const files = Array.from(($('model-files') as HTMLInputElement).files ?? []);
   const labelsFile = ($('labels-file') as HTMLInputElement).files?.[0];
   clearError();
@@ -132,7 +150,15 @@ function putRgb(canvas: HTMLCanvasElement, image: RgbImage): void {
 }
 
 async function classify(source: Parameters<ExplainWorkerClient['predict']>[0]): Promise<void> {
+  const call = ++classifyCalls;
   clearError();
+  if (!state.model) {
+    // The model is still loading: predict this photo as soon as it is ready (the last photo picked wins).
+    document.body.dataset.predictions = 'waiting';
+    $('predictions').replaceChildren(Object.assign(document.createElement('li'), { textContent: 'Waiting for the model…' }));
+    await modelLoading;
+    if (call !== classifyCalls) return;
+  }
   if (!state.model) return showError({ code: 'invalid_model', message: 'No model is loaded; load one first.' });
   try {
     const { predictions, display } = await client.predict(source, 5);
@@ -204,30 +230,11 @@ function attributionHWC(data: Float32Array, shape: number[]): HWC {
   return { data, height: shape[1], width: shape[2], channels: shape[3] };
 }
 
-const renderer = new Worker(new URL('./render-worker.ts', import.meta.url), { type: 'module' });
-let renderId = 0;
 let rendering = false;
 let renderAgain = false;
 
-renderer.onmessage = (event: MessageEvent<{ id: number; bitmap?: ImageBitmap; error?: { code: string; message: string } }>) => {
-  rendering = false;
-  const { id, bitmap, error } = event.data;
-  if (error) showError(error);
-  else if (bitmap && id === renderId) {
-    const canvas = $('figure') as HTMLCanvasElement;
-    if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) Object.assign(canvas, { width: bitmap.width, height: bitmap.height });
-    canvas.getContext('2d')!.drawImage(bitmap, 0, 0);
-    canvas.dataset.drawn = renderedFinal ? 'final' : 'partial';
-    canvas.dataset.view = renderedView;
-  }
-  bitmap?.close();
-  if (renderAgain) render();
-};
-let renderedFinal = false;
-let renderedView = '';
-
-/** Draws the current attribution (final or partial) in the render worker; coalesces requests while one is drawing. */
-function render(): void {
+/** Draws the current attribution (final or partial) in the figure worker; coalesces requests while one is drawing. */
+async function render(): Promise<void> {
   const data = state.result?.attribution ?? state.partial;
   if (!data || !state.photo) return;
   if (rendering) {
@@ -236,19 +243,29 @@ function render(): void {
   }
   renderAgain = false;
   rendering = true;
-  renderedFinal = state.result !== undefined;
+  const final = state.result !== undefined;
   const method = ($('vis-method') as HTMLSelectElement).value as VisMethod;
   const sign = ($('vis-sign') as HTMLSelectElement).value as VisSign;
-  renderedView = `${method}:${sign}`;
   const shape = state.result?.shape ?? [1, state.photo.height, state.photo.width, state.partialChannels ?? 3];
-  renderer.postMessage({
-    id: ++renderId,
-    attr: attributionHWC(data, shape),
-    image: { ...state.photo, channels: 3 },
-    method,
-    sign,
-    label: predictionName(labelOf(state.target)),
-  });
+  try {
+    const [bitmap] = await figureWorker.draw({
+      attr: attributionHWC(data, shape),
+      image: { ...state.photo, channels: 3 },
+      rows: [[{ method, sign }, { method: 'original_image', sign: 'all' }]],
+      label: predictionName(labelOf(state.target)),
+    });
+    const canvas = $('figure') as HTMLCanvasElement;
+    if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) Object.assign(canvas, { width: bitmap.width, height: bitmap.height });
+    canvas.getContext('2d')!.drawImage(bitmap, 0, 0);
+    bitmap.close();
+    canvas.dataset.drawn = final ? 'final' : 'partial';
+    canvas.dataset.view = `${method}:${sign}`;
+  } catch (e) {
+    showError(e);
+  } finally {
+    rendering = false;
+    if (renderAgain) void render();
+  }
 }
 
 async function explain(): Promise<void> {
@@ -282,7 +299,7 @@ async function explain(): Promise<void> {
         if (partial && !state.result) {
           state.partial = partial;
           state.partialChannels = partial.length / (state.photo!.height * state.photo!.width);
-          render();
+          void render();
         }
       },
     });
@@ -292,7 +309,7 @@ async function explain(): Promise<void> {
     $('progress-text').textContent = 'done';
     const workers = Number(result.parameters.workers ?? 1);
     $('timing').textContent = `${method} on ${result.backend}${workers > 1 ? ` in ${workers} workers` : ''}: ${(result.ms / 1000).toFixed(2)} s`;
-    render();
+    void render();
     ($('download-png') as HTMLButtonElement).disabled = false;
     ($('download-json') as HTMLButtonElement).disabled = false;
     document.body.dataset.run = 'done';
@@ -356,8 +373,8 @@ function wire(): void {
   $('default-model').onclick = () => void loadDefaultModel();
   $('run').onclick = () => void explain();
   $('cancel').onclick = () => job?.abort();
-  $('vis-method').onchange = render;
-  $('vis-sign').onchange = render;
+  $('vis-method').onchange = () => void render();
+  $('vis-sign').onchange = () => void render();
   $('download-png').onclick = () => ($('figure') as HTMLCanvasElement).toBlob((b) => b && download('easy-explain-figure.png', b), 'image/png');
   $('download-json').onclick = () => {
     const r = state.result;
@@ -386,5 +403,6 @@ const ready = (async () => {
   await loadDefaultModel();
   document.body.dataset.ready = 'true';
 })();
+modelLoading = ready;
 
 Object.assign(window, { easyExplainDemo: { client, state, ready, explain, classify, render } });

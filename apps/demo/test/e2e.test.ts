@@ -349,6 +349,30 @@ describe('occlusion helper workers', () => {
   });
 });
 
+describe('photo before the model', () => {
+  it('predicts a photo picked while the model is still downloading as soon as the model is ready', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((ok) => (release = ok));
+    const context = await browser.newContext();
+    await routeModel(context, { gate });
+    const page = await context.newPage();
+    await page.goto(`${server.url}?backend=wasm`);
+    await page.waitForFunction(() => document.body.dataset.backend === 'wasm', null, { timeout: 120_000 });
+    await page.setInputFiles('#image-file', coffee);
+    await page.waitForFunction(() => document.body.dataset.predictions === 'waiting', null, { timeout: 60_000 });
+    expect(await demo(page, 'd.state.model')).toBeUndefined();
+    expect(await page.isHidden('#error')).toBe(true);
+    expect(await page.textContent('#predictions')).toMatch(/Waiting for the model/);
+    release();
+    await page.waitForFunction(() => document.body.dataset.predictions === 'ready' || !document.getElementById('error')!.hidden, null, { timeout: 300_000 });
+    expect(await page.isHidden('#error')).toBe(true);
+    expect((await demo<{ index: number }[]>(page, 'd.state.predictions'))[0].index).toBe(967);
+    expect(await page.textContent('#predictions li:first-child')).toContain('espresso');
+    await shot(page, 'photo-before-model');
+    await context.close();
+  });
+});
+
 describe('bad input', () => {
   it('says so for a non-image file, and stays usable', async () => {
     const { page, context } = await open('?backend=wasm');

@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { ExplainError } from '@easy-explain/core/internal';
+// No TF.js here, so page code (the worker clients) bundles none; loadImage is in load-image.ts.
+import { ExplainError } from '@easy-explain/core';
 
 /** Decoded RGB pixels, 8 bits per channel, row-major HWC (as backend-node's RgbImage). */
 export interface RgbImage {
@@ -111,10 +111,4 @@ export async function decodeImage(source: ImageSource): Promise<RgbImage> {
   if (typeof ImageData !== 'undefined' && source instanceof ImageData) return rgbFromRGBA(source.data, source.width, source.height);
   if (typeof source === 'object' && source !== null) return drawToRGB(source as Drawable);
   throw new ExplainError('image_invalid', 'loadImage takes a URL, a File or Blob, bytes, an <img>, a canvas, an ImageBitmap or ImageData.');
-}
-
-/** Decodes an image into a [H,W,3] int32 tensor of 0..255, as backend-node's loadImage. */
-export async function loadImage(source: ImageSource): Promise<tf.Tensor3D> {
-  const image = await decodeImage(source);
-  return tf.tensor3d(Int32Array.from(image.data), [image.height, image.width, 3], 'int32');
 }

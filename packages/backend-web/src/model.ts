@@ -4,7 +4,6 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { ExplainError } from '@easy-explain/core/internal';
 import {
   buildLoadedModel,
-  DEFAULT_MODEL_URL,
   filesFromArtifacts,
   httpModelSource,
   MODEL_JSON_MAX_BYTES,
@@ -15,6 +14,8 @@ import {
   type ModelFiles,
   type ModelFileSource,
 } from '@easy-explain/runtime';
+
+import { DEFAULT_MODEL_URL } from './default-model.js';
 
 export { DEFAULT_MODEL_URL, type ModelFiles };
 export type { ModelFormat } from '@easy-explain/runtime';
