@@ -429,7 +429,7 @@ describe('bad input', () => {
     const { page, context } = await open('?backend=wasm', { failModel: true });
     const error = await errorShown(page);
     expect(error.code).toBe('model_not_found');
-    expect(error.text).toMatch(/Could not download the model/);
+    expect(error.text).toMatch(/Cannot (fetch|download) the model file/);
     expect(await page.textContent('#model-status')).toMatch(/not loaded/);
     await shot(page, 'bad-model-download');
     // Loading a model from files still works.

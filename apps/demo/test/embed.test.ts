@@ -1,5 +1,5 @@
 // Embedding easy-explain as a user would: a scratch Vite app outside the workspace, installed from `npm pack`
-// tarballs of core, viz and backend-web plus vite from the registry, with a few lines of app code and no worker files
+// tarballs of backend-web and the packages it depends on, plus vite from the registry, with a few lines of app code and no worker files
 // or wasm paths of its own; built with `vite build`, served by `vite preview` and driven in Debian's Chromium.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -82,9 +82,11 @@ beforeAll(async () => {
   // Tarballs of the built packages (turbo's cache makes the build a no-op after the root `npm test` built them).
   run('npx', ['turbo', 'run', 'build', '--filter=@easy-explain/backend-web...', '--output-logs=errors-only'], repoRoot);
   temp = mkdtempSync(join(tmpdir(), 'easy-explain-embed-'));
-  run('npm', ['pack', '--pack-destination', temp, '-w', 'packages/core', '-w', 'packages/viz', '-w', 'packages/backend-web'], repoRoot);
+  // backend-web and the workspace packages it depends on.
+  const packages = ['core', 'viz', 'onnx', 'runtime', 'backend-web'];
+  run('npm', ['pack', '--pack-destination', temp, ...packages.flatMap((p) => ['-w', `packages/${p}`])], repoRoot);
   const tarballs = readdirSync(temp).filter((f) => f.endsWith('.tgz')).map((f) => join(temp, f));
-  expect(tarballs).toHaveLength(3);
+  expect(tarballs).toHaveLength(packages.length);
 
   const app = join(temp, 'app');
   mkdirSync(app);
