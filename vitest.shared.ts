@@ -7,4 +7,5 @@ export const sourceAliases = {
   '@easy-explain/viz': src('viz'),
   '@easy-explain/backend-node': src('backend-node'),
   '@easy-explain/backend-web': src('backend-web'),
+  '@easy-explain/onnx': src('onnx'),
 };
