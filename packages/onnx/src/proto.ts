@@ -67,8 +67,13 @@ export interface ModelProto {
 
 let modelType: protobuf.Type | undefined;
 
+/** The protobufjs type of onnx.ModelProto (parsed from the schema once). */
+export function onnxModelType(): protobuf.Type {
+  modelType ??= protobuf.parse(ONNX_PROTO, { keepCase: true }).root.lookupType('onnx.ModelProto');
+  return modelType;
+}
+
 /** Decodes ModelProto bytes; throws protobufjs's error on bytes that are not a valid message. */
 export function decodeModel(bytes: Uint8Array): ModelProto {
-  modelType ??= protobuf.parse(ONNX_PROTO, { keepCase: true }).root.lookupType('onnx.ModelProto');
-  return modelType.decode(bytes) as unknown as ModelProto;
+  return onnxModelType().decode(bytes) as unknown as ModelProto;
 }
