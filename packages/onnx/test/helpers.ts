@@ -57,3 +57,25 @@ export async function take(t: tf.Tensor): Promise<Float32Array> {
   t.dispose();
   return v;
 }
+
+/** An IOHandler reading a TF.js model.json and its weight shards from disk. */
+export function fileHandler(modelJson: string): tf.io.IOHandler {
+  return {
+    async load() {
+      const json = readJson(modelJson);
+      const specs: tf.io.WeightsManifestEntry[] = [];
+      const buffers: Uint8Array[] = [];
+      for (const group of json.weightsManifest ?? []) {
+        specs.push(...group.weights);
+        for (const path of group.paths) buffers.push(readFileSync(join(modelJson, '..', path)));
+      }
+      const weightData = new Uint8Array(buffers.reduce((a, b) => a + b.length, 0));
+      let offset = 0;
+      for (const b of buffers) {
+        weightData.set(b, offset);
+        offset += b.length;
+      }
+      return { modelTopology: json.modelTopology, weightSpecs: specs, weightData: weightData.buffer } as tf.io.ModelArtifacts;
+    },
+  };
+}

@@ -52,7 +52,7 @@ describe('incremental occlusion on converted models (wasm)', () => {
 
       it.runIf(expected.ok)('incremental Occlusion equals full recomputation within 1e-4 of the maximum', async () => {
         const model = asModel(layers);
-        const options = { target: onnxIndex.models[name].target, slidingWindowShapes: [56, 56, 3], strides: [28, 28, 3], baselines: 0 };
+        const options = { target: onnxIndex.models[name].target, slidingWindowShapes: [56, 56, 3] as [number, number, number], strides: [28, 28, 3] as [number, number, number], baselines: 0 };
         const before = tf.memory().numTensors;
         const warnings: string[] = [];
         const incremental = await take(await new Occlusion(model).attribute(x, { ...options, onWarning: (m: string) => warnings.push(m) }));
