@@ -151,14 +151,32 @@ export function reshape(a: Constant, dims: number[]): Constant {
 }
 
 export function transpose(a: Constant, perm: number[]): Constant {
+  const rank = a.dims.length;
   const dims = perm.map((p) => a.dims[p]);
-  const s = strides(a.dims);
   const out = a.integer ? new Float64Array(a.data.length) : new Float32Array(a.data.length);
-  forEachIndex(dims, (flat, index) => {
-    let source = 0;
-    for (let d = 0; d < dims.length; d++) source += index[d] * s[perm[d]];
-    out[flat] = a.data[source];
-  });
+  if (rank > 4) {
+    const s = strides(a.dims);
+    forEachIndex(dims, (flat, index) => {
+      let source = 0;
+      for (let d = 0; d < rank; d++) source += index[d] * s[perm[d]];
+      out[flat] = a.data[source];
+    });
+    return { dims, data: out, integer: a.integer };
+  }
+  // Weights are large (11M values for ResNet-18): four plain nested loops over the output, ranks padded to 4.
+  const pad = 4 - rank;
+  const inStrides = [...new Array(pad).fill(0), ...strides(a.dims)];
+  const p4 = [...new Array(pad).fill(0).map((_, i) => i), ...perm.map((p) => p + pad)];
+  const d4 = [...new Array(pad).fill(1), ...dims];
+  const [s0, s1, s2, s3] = p4.map((p) => inStrides[p]);
+  const [n0, n1, n2, n3] = d4;
+  let k = 0;
+  for (let i0 = 0; i0 < n0; i0++)
+    for (let i1 = 0; i1 < n1; i1++)
+      for (let i2 = 0; i2 < n2; i2++) {
+        const base = i0 * s0 + i1 * s1 + i2 * s2;
+        for (let i3 = 0; i3 < n3; i3++) out[k++] = a.data[base + i3 * s3];
+      }
   return { dims, data: out, integer: a.integer };
 }
 

@@ -127,7 +127,7 @@ class Converter {
     this.created.push(layer);
     const y = layer.apply(inputs) as tfl.SymbolicTensor;
     if (weights) {
-      const tensors = weights.map((w) => tf.tensor(Float32Array.from(w.data), w.dims, 'float32'));
+      const tensors = weights.map((w) => tf.tensor(w.data instanceof Float32Array ? w.data : Float32Array.from(w.data), w.dims, 'float32'));
       try {
         layer.setWeights(tensors);
       } finally {
