@@ -413,7 +413,7 @@ class Converter {
   isSame(h: number, w: number, kernel: [number, number], strides: [number, number], pads: number[]): boolean {
     const axis = (size: number, k: number, s: number, before: number, after: number) => {
       const total = Math.max((Math.ceil(size / s) - 1) * s + k - size, 0);
-      return before === Math.floor(total / 2) && after === total - Math.floor(total / 2) && total > 0 ? true : before === 0 && after === 0 && total === 0;
+      return before === Math.floor(total / 2) && after === total - Math.floor(total / 2);
     };
     return axis(h, kernel[0], strides[0], pads[0], pads[2]) && axis(w, kernel[1], strides[1], pads[1], pads[3]);
   }
@@ -539,8 +539,8 @@ class Converter {
 
   reduce(type: 'avg' | 'max'): Value {
     const keepDims = this.int('keepdims', 1) === 1;
-    const axesInput = this.opset >= 18 || (type === 'max' && this.opset >= 18);
-    const axes = axesInput ? values(this.optionalConst(1, 'axes') ?? constant([0], [], true)) : this.ints('axes', []);
+    // Axes became an input in opset 18.
+    const axes = this.opset >= 18 ? values(this.optionalConst(1, 'axes') ?? constant([0], [], true)) : this.ints('axes', []);
     const v = this.computedInput(0);
     const rank = this.onnxShape(v).length;
     const sorted = axes.map((a) => normaliseAxis(a, rank)).sort();
@@ -582,9 +582,7 @@ class Converter {
     if (size(out) !== restSize) this.fail(`cannot reshape [${inShape}] to [${target}]`);
     if (out.length === 1) return this.flatten(data);
     if (out.join() === rest.join()) return data;
-    if (data.layout === 'pooled' && out.length === 1) return { ...data, layout: 'plain' };
-    const v = data.layout === 'plain' ? data : data.layout === 'pooled' && out.length === 3 && out[1] === 1 && out[2] === 1 ? data : this.toPlain(data);
-    if (v === data && data.layout === 'pooled') return data;
+    const v = this.toPlain(data);
     const name = this.outName();
     const y = this.apply(tfl.layers.reshape({ name, targetShape: out }), v.x);
     return this.computedOf(y, 'plain', name, { nonNegative: v.nonNegative });
@@ -679,10 +677,10 @@ class Converter {
     const shape = this.onnxShape(v);
     const axis = normaliseAxis(this.int('axis', this.opset < 13 ? 1 : -1), shape.length);
     // Before opset 13 Softmax flattens the axes from `axis` on; over [C,1,1] or a last axis that is the same softmax.
-    const overChannels = (v.layout === 'pooled' && (axis === 1 || (this.opset < 13 && axis === 1))) || (v.layout === 'nhwc' && axis === 1 && this.opset >= 13);
-    const overLast = (v.layout === 'plain' || v.layout === 'flat') && (axis === shape.length - 1 || (this.opset < 13 && axis === 1 && shape.length === 2));
+    const overChannels = (v.layout === 'pooled' && axis === 1) || (v.layout === 'nhwc' && axis === 1 && this.opset >= 13);
+    // Softmax over all features commutes with their permutation, so a `flat` value keeps its layout.
+    const overLast = (v.layout === 'plain' || v.layout === 'flat') && axis === shape.length - 1;
     if (!overChannels && !overLast) this.fail(`softmax along axis ${axis} of shape [${shape}]`);
-    if (v.layout === 'flat') return this.elementwise((name) => tfl.layers.activation({ name, activation: 'softmax' }), true);
     return this.elementwise((name) => tfl.layers.activation({ name, activation: 'softmax' }), true);
   }
 
@@ -875,7 +873,7 @@ const HANDLERS: Record<string, Handler> = {
   Cast() {
     const v = this.input(0);
     const to = this.int('to', 1);
-    if (v.kind === 'computed') return FLOAT_TYPES.has(to) ? v : this.foldOnly(() => v as never);
+    if (v.kind === 'computed') return FLOAT_TYPES.has(to) ? v : this.fail(`casting a computed tensor to ONNX type ${to}`);
     const integer = !FLOAT_TYPES.has(to);
     return { kind: 'const', c: constant(v.c.dims, integer ? Array.from(v.c.data, Math.trunc) : v.c.data, integer) };
   },

@@ -42,6 +42,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
       expect(err).toBeLessThan(1e-5);
       expect(model.outputKind).toBe('logits');
       expect(layerFor('relu3')).toBe('relu3/Relu_output_0');
+      // Node names and layer names are accepted too.
+      expect(onnxLayerName(layers, '/relu3/Relu')).toBe('relu3/Relu_output_0');
+      expect(onnxLayerName(layers, 'relu3/Relu_output_0')).toBe('relu3/Relu_output_0');
     });
 
     const check = async (label: string, c: any, run: () => Promise<tf.Tensor>) => {
