@@ -5,6 +5,7 @@
 // Tolerance 1e-5 of the output's maximum: float32 (TF.js) vs float64 (reference) on a few hundred-term sums.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { convertOnnx, onnxLayerName } from '@easy-explain/onnx';
 import { onnxModelType } from '../src/proto';
 import { maxAbsDiff, take, useBackend } from './helpers';
@@ -215,11 +216,27 @@ class Builder {
   }
 }
 
-async function run(bytes: Uint8Array, x: T): Promise<{ values: Float32Array; layers: Awaited<ReturnType<typeof convertOnnx>> }> {
+/** Saves and reloads a model (model.json + weights in memory): the custom layers must serialise. */
+async function roundTrip(model: tfl.LayersModel): Promise<tfl.LayersModel> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return tfl.loadLayersModel(tf.io.fromMemory(artifacts as tf.io.ModelArtifacts));
+}
+
+/** Converts, predicts on the NHWC transpose of x, and checks a saved-and-reloaded copy predicts the same. */
+async function run(bytes: Uint8Array, x: T): Promise<{ values: Float32Array; layers: tfl.LayersModel }> {
   const layers = await convertOnnx(bytes);
   const nchw = tf.tensor4d(Float32Array.from(x.data), x.shape as [number, number, number, number]);
   const nhwc = tf.transpose(nchw, [0, 2, 3, 1]);
   const values = await take(layers.predict(nhwc) as tf.Tensor);
+  const reloaded = await roundTrip(layers);
+  expect(maxAbsDiff(await take(reloaded.predict(nhwc) as tf.Tensor), values)).toBe(0);
+  reloaded.dispose();
   tf.dispose([nchw, nhwc]);
   return { values, layers };
 }
