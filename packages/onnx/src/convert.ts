@@ -19,7 +19,7 @@ import {
   type Constant,
 } from './constant.js';
 import { decodeModel, num, type AttributeProto, type ModelProto, type NodeProto, type ValueInfoProto } from './proto.js';
-import { OnnxBinary, OnnxClip, OnnxConstantOp, OnnxGroupConv2D, OnnxHardSigmoid, OnnxHardSwish, OnnxMaxPool2D, type BinaryOp } from './layers.js';
+import { OnnxBinary, OnnxClip, OnnxUnary, type UnaryOp, OnnxConstantOp, OnnxGroupConv2D, OnnxHardSigmoid, OnnxHardSwish, OnnxMaxPool2D, type BinaryOp } from './layers.js';
 
 /**
  * How a computed tensor's tfjs layout relates to its ONNX shape:
@@ -735,6 +735,35 @@ class Converter {
     }
   }
 
+  /** A unary function: folded on constants when `fold` is given, a layer on computed tensors. */
+  unaryOp(op: UnaryOp, fold?: (x: number) => number): Value {
+    const v = this.input(0);
+    if (v.kind === 'const') {
+      if (!fold) this.fail('this operator on a constant');
+      return { kind: 'const', c: unary(v.c, fold) };
+    }
+    return this.elementwise((name) => new OnnxUnary({ name, op }), op === 'abs' || op === 'exp' || op === 'sqrt');
+  }
+
+  /** PRelu with one slope per channel (or one for all): tfjs PReLU with its slope shared over the other axes. */
+  prelu(): Value {
+    const slope = this.constInput(1, 'slope');
+    let v = this.computedInput(0);
+    const n = slope.data.length;
+    if (v.layout === 'pooled') v = this.toNHWC(v);
+    if (v.layout === 'flat') v = this.toPlain(v);
+    const rank = v.x.shape.length;
+    const channels = v.x.shape[rank - 1] as number;
+    const channelSlope = v.layout === 'nhwc' ? n === channels && slope.dims.slice(1).every((d) => d === 1) : rank === 2 && n === channels;
+    if (n !== 1 && !channelSlope) this.fail(`a slope of shape [${slope.dims}] (one per channel or one for all are converted)`);
+    const sharedAxes = n === 1 ? Array.from({ length: rank - 1 }, (_, i) => i + 1) : Array.from({ length: rank - 2 }, (_, i) => i + 1);
+    const alphaShape = v.x.shape.slice(1).map((d, i) => (sharedAxes.includes(i + 1) ? 1 : (d as number)));
+    const name = this.outName();
+    const layer = tfl.layers.prelu({ name, sharedAxes: sharedAxes.length > 0 ? sharedAxes : undefined });
+    const y = this.apply(layer, v.x, [reshape(slope, alphaShape)]);
+    return this.computedOf(y, v.layout, name);
+  }
+
   batchNorm(): Value {
     if (this.int('training_mode', 0) === 1) this.fail('training-mode batch normalisation');
     const v = this.computedInput(0);
@@ -878,7 +907,44 @@ const HANDLERS: Record<string, Handler> = {
     return { kind: 'const', c: constant(v.c.dims, integer ? Array.from(v.c.data, Math.trunc) : v.c.data, integer) };
   },
   Neg() {
-    return this.foldOnly(() => unary(this.constInput(0, 'x'), (x) => -x));
+    return this.unaryOp('neg', (x) => -x);
+  },
+  Abs() {
+    return this.unaryOp('abs', Math.abs);
+  },
+  Exp() {
+    return this.unaryOp('exp', Math.exp);
+  },
+  Sqrt() {
+    return this.unaryOp('sqrt', Math.sqrt);
+  },
+  Reciprocal() {
+    return this.unaryOp('reciprocal', (x) => 1 / x);
+  },
+  Erf() {
+    return this.unaryOp('erf');
+  },
+  Gelu() {
+    const approximate = this.str('approximate', 'none');
+    if (approximate !== 'none' && approximate !== 'tanh') this.fail(`approximate "${approximate}"`);
+    return this.unaryOp(approximate === 'tanh' ? 'geluTanh' : 'gelu');
+  },
+  Softplus() {
+    return this.elementwise((name) => tfl.layers.activation({ name, activation: 'softplus' }), true);
+  },
+  Elu() {
+    const alpha = this.float('alpha', 1);
+    return this.elementwise((name) => (alpha === 1 ? tfl.layers.activation({ name, activation: 'elu' }) : new OnnxUnary({ name, op: 'elu', alpha })), false);
+  },
+  Selu() {
+    // tfjs's selu has PyTorch's (and ONNX's default) constants only.
+    const alpha = this.float('alpha', 1.67326319217681884765625);
+    const gamma = this.float('gamma', 1.05070102214813232421875);
+    if (Math.abs(alpha - 1.6732632) > 1e-6 || Math.abs(gamma - 1.050701) > 1e-6) this.fail(`Selu with alpha ${alpha}, gamma ${gamma}`);
+    return this.elementwise((name) => tfl.layers.activation({ name, activation: 'selu' }), false);
+  },
+  PRelu() {
+    return this.prelu();
   },
   Floor() {
     return this.foldOnly(() => unary(this.constInput(0, 'x'), Math.floor));

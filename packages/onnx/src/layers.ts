@@ -79,6 +79,39 @@ export class OnnxClip extends tfl.layers.Layer {
   }
 }
 
+export type UnaryOp = 'erf' | 'gelu' | 'geluTanh' | 'abs' | 'neg' | 'exp' | 'sqrt' | 'reciprocal' | 'elu';
+const UNARY: Record<UnaryOp, (x: tf.Tensor, alpha: number) => tf.Tensor> = {
+  erf: tf.erf,
+  // ONNX Gelu (opset 20): x·Φ(x), or its tanh approximation.
+  gelu: (x) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2)))),
+  geluTanh: (x) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))))))),
+  abs: tf.abs,
+  neg: tf.neg,
+  exp: tf.exp,
+  sqrt: tf.sqrt,
+  reciprocal: tf.reciprocal,
+  // ELU with any alpha (tfjs's ELU layer accepts alpha 1 only).
+  elu: (x, alpha) => tf.where(tf.greater(x, 0), x, tf.mul(alpha, tf.sub(tf.exp(tf.minimum(x, 0)), 1))),
+};
+
+/** Element-wise functions no Activation covers (Erf and Gelu of transformers' MLPs, Abs, Exp, ...). */
+export class OnnxUnary extends tfl.layers.Layer {
+  static className = 'OnnxUnary';
+  readonly op: UnaryOp;
+  readonly alpha: number;
+  constructor(args: BaseArgs & { op: UnaryOp; alpha?: number }) {
+    super(args);
+    this.op = args.op;
+    this.alpha = args.alpha ?? 1;
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => UNARY[this.op](single(inputs), this.alpha));
+  }
+  override getConfig() {
+    return { ...super.getConfig(), op: this.op, alpha: this.alpha };
+  }
+}
+
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
 const BINARY: Record<BinaryOp, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor> = {
   add: tf.add,
@@ -229,7 +262,7 @@ export class OnnxMaxPool2D extends tfl.layers.Layer {
   }
 }
 
-for (const cls of [OnnxHardSigmoid, OnnxHardSwish, OnnxClip, OnnxBinary, OnnxConstantOp, OnnxGroupConv2D, OnnxMaxPool2D]) {
+for (const cls of [OnnxHardSigmoid, OnnxHardSwish, OnnxClip, OnnxUnary, OnnxBinary, OnnxConstantOp, OnnxGroupConv2D, OnnxMaxPool2D]) {
   tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
 }
 
@@ -238,6 +271,7 @@ export const CUSTOM_LAYER_CLASSES = [
   'OnnxHardSigmoid',
   'OnnxHardSwish',
   'OnnxClip',
+  'OnnxUnary',
   'OnnxBinary',
   'OnnxConstantOp',
   'OnnxGroupConv2D',

@@ -165,6 +165,25 @@ function padT(x: T, [t, l, b, r]: number[]): T {
   });
 }
 
+function batchNormRef(x: T, scale: T, bias: T, mean: T, variance: T, epsilon: number): T {
+  const c = x.shape[1];
+  const inner = sizeOf(x.shape.slice(2));
+  return make(x.shape, (i) => {
+    const ch = Math.floor(i / inner) % c;
+    return ((x.data[i] - mean.data[ch]) / Math.sqrt(variance.data[ch] + epsilon)) * scale.data[ch] + bias.data[ch];
+  });
+}
+function globalMax(x: T): T {
+  const [n, c, h, w] = x.shape;
+  return make([n, c], (i) => Math.max(...x.data.subarray(i * h * w, (i + 1) * h * w)));
+}
+/** erf to ~1e-7 (Abramowitz & Stegun 7.1.26). */
+function erf(x: number): number {
+  const t = 1 / (1 + 0.3275911 * Math.abs(x));
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return x >= 0 ? y : -y;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Building ONNX models.
 
@@ -358,5 +377,47 @@ describe('synthetic ONNX graphs vs an NCHW reference (cpu)', () => {
     expect(layers.layers.map((l) => l.getClassName())).toEqual(['InputLayer', 'ZeroPadding2D', 'Conv2D', 'ReLU', 'Flatten', 'Dense']);
     layers.dispose();
     expectClose('opset 10 chain', values, expected);
+  });
+
+  it('dilated SAME_UPPER conv, BatchNormalization (2-D and 1-D), PRelu, Elu, average pool excluding pads, Erf-built Gelu, GlobalMaxPool → Squeeze, Softplus, Gemm', async () => {
+    const g = new Builder(13);
+    const x = randomT([2, 3, 9, 8]);
+    const w = randomT([4, 3, 3, 3], 0.5);
+    const bn = [randomT([4], 0.5), randomT([4], 0.2), randomT([4], 0.2), map(randomT([4]), (v) => 0.5 + Math.abs(v))];
+    const slope = randomT([4, 1, 1], 0.3);
+    const bn1 = [randomT([4], 0.5), randomT([4], 0.2), randomT([4], 0.2), map(randomT([4]), (v) => 0.5 + Math.abs(v))];
+    const fc = randomT([4, 3], 0.5);
+    let t = g.node('Conv', ['x', g.weight(w)], { kernel_shape: { ints: [3, 3] }, dilations: { ints: [2, 2] }, auto_pad: { s: 'SAME_UPPER' } });
+    t = g.node('BatchNormalization', [t, ...bn.map((b) => g.weight(b))], { epsilon: { f: 1e-3 } });
+    t = g.node('PRelu', [t, g.weight(slope)]);
+    t = g.node('Elu', [t], { alpha: { f: 0.5 } });
+    t = g.node('AveragePool', [t], { kernel_shape: { ints: [3, 3] }, pads: { ints: [1, 1, 1, 1] }, count_include_pad: { i: 0 } });
+    const e = g.node('Erf', [g.node('Div', [t, g.weight(make([], () => Math.SQRT2))])]);
+    t = g.node('Mul', [g.node('Mul', [t, g.node('Add', [e, g.weight(make([], () => 1))])]), g.weight(make([], () => 0.5))]);
+    t = g.node('GlobalMaxPool', [t]);
+    t = g.node('Squeeze', [t, g.ints([2, 3])]);
+    t = g.node('BatchNormalization', [t, ...bn1.map((b) => g.weight(b))]);
+    t = g.node('Softplus', [t]);
+    t = g.node('Dropout', [t]);
+    const y = g.node('Gemm', [t, g.weight(fc)]);
+
+    let r = conv(x, w, undefined, 1, [2, 2, 2, 2], [1, 1], [2, 2]);
+    r = batchNormRef(r, bn[0], bn[1], bn[2], bn[3], 1e-3);
+    r = broadcast(r, slope, (v, a) => (v < 0 ? a * v : v));
+    r = map(r, (v) => (v < 0 ? 0.5 * (Math.exp(v) - 1) : v));
+    r = pool(r, 'avg', [3, 3], [1, 1], [1, 1, 1, 1], false, false);
+    r = map(r, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)));
+    let m = globalMax(r);
+    m = batchNormRef(m, bn1[0], bn1[1], bn1[2], bn1[3], 1e-5);
+    m = map(m, (v) => Math.log1p(Math.exp(v)));
+    const expected = matmul(m, fc);
+
+    const { values, layers } = await run(g.encode(x.shape, y), x);
+    const classes = layers.layers.map((l) => l.getClassName());
+    expect(classes).toContain('PReLU');
+    expect(classes).toContain('OnnxUnary');
+    expect(classes.filter((c) => c === 'BatchNormalization').length).toBe(2);
+    layers.dispose();
+    expectClose('dilated conv … Gemm', values, expected);
   });
 });
