@@ -515,7 +515,8 @@ class Converter {
       }
     } else {
       const includePad = this.int('count_include_pad', 0) === 1;
-      const ceilExtra = effective[2] !== pads[2] || effective[3] !== pads[3];
+      // Windows reaching past the given pads (ceil_mode); end padding no window reads does not count.
+      const ceilExtra = effective[2] > pads[2] || effective[3] > pads[3];
       if (includePad && !ceilExtra) {
         v = this.zeroPad(v, effective);
         y = this.apply(layerOf('valid'), v.x);
