@@ -4,8 +4,9 @@
 // difference of two logits, and wasm's logits differ from PyTorch's by up to 5e-6 of their maximum (mobilenet_v2:
 // 4.6e-5 on logits of 8.7, so 3.1e-5 on an occlusion map of maximum 0.25). Saliency and Integrated Gradients:
 // 5e-2 of the maximum: gradients of deep ReLU/ReLU6 networks flip at activation kinks under float32 rounding
-// (../shared/reference/onnx/README.md: ~1e-2 between two correct float32 implementations); measured here, wasm vs
-// Captum: Saliency 3.6e-2 (resnet18), 6.4e-3 (squeezenet), 4.0e-3 (mobilenet v1), < 1e-5 (v2, v3); IG ≤ 2.9e-2.
+// (../shared/reference/onnx/README.md). Measured on the same converted model, Saliency on cpu vs wasm differs by
+// 3.6e-2 of the maximum on resnet18, 1.8e-2 on mobilenet v1, 6.4e-3 on squeezenet; wasm vs Captum here: 3.6e-2
+// (resnet18), 6.4e-3 (squeezenet), 4.0e-3 (mobilenet v1), < 1e-5 (v2, v3); IG ≤ 2.9e-2 (mobilenet_v2).
 // Integrated Gradients runs on the three MobileNets only: on resnet18 and squeezenet its 32 steps take 60–100 s on
 // wasm, and Saliency already checks their gradients.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
