@@ -8,6 +8,7 @@ const entries: Array<[string, string, string?]> = [
   ['@easy-explain/core', 'core'],
   ['@easy-explain/core/internal', 'core', 'internal'],
   ['@easy-explain/viz', 'viz'],
+  ['@easy-explain/onnx', 'onnx'],
   ['@easy-explain/runtime', 'runtime'],
   ['@easy-explain/backend-node', 'backend-node'],
   ['@easy-explain/backend-web', 'backend-web'],
