@@ -8,8 +8,9 @@ import {
   buildLoadedModel,
   DEFAULT_MODEL_URL,
   httpModelSource,
+  isOnnxName,
   imagenetLabels,
-  MODEL_JSON_MAX_BYTES,
+  modelCapReason,
   readModelFiles,
   shardCapReason,
   type ByteBudget,
@@ -82,9 +83,9 @@ function fileSource(modelJson: string): ModelFileSource {
   return {
     where: modelJson,
     shardWhere: (name) => join(dir, name),
-    async readJson() {
+    async readJson(maxBytes) {
       try {
-        return await readRegular(modelJson, 'model file', MODEL_JSON_MAX_BYTES, 'the cap on a model.json');
+        return await readRegular(modelJson, 'model file', maxBytes, modelCapReason(maxBytes));
       } catch (cause) {
         throw readProblem(cause, 'model file', modelJson);
       }
@@ -203,7 +204,8 @@ export function cachedModelDir(url: string, cacheDir = defaultCacheDir()): strin
 export async function loadDefaultModel(options: DefaultModelOptions = {}): Promise<LoadedModel> {
   const url = options.url ?? process.env.EASY_EXPLAIN_MODEL_URL ?? DEFAULT_MODEL_URL;
   const dir = cachedModelDir(url, options.cacheDir);
-  const modelJson = join(dir, 'model.json');
+  // The cache entry holds model.json and its shards, or model.onnx for an ONNX URL.
+  const modelJson = join(dir, isOnnxName(url) ? 'model.onnx' : 'model.json');
   const extra = { preset: 'mobilenet' as const, labels: imagenetLabels(), outputKind: 'probabilities' as const };
   const cached = await stat(modelJson).then(() => true, () => false);
   if (!cached) {
@@ -243,6 +245,10 @@ async function saveModel(files: ModelFiles, dir: string): Promise<void> {
   await mkdir(dirname(dir), { recursive: true });
   const tmp = await mkdtemp(`${dir}.partial-`);
   try {
+    if (files.format === 'onnx') {
+      await writeFile(join(tmp, 'model.onnx'), files.bytes, { flag: 'wx' });
+      return await commitCacheEntry(tmp, dir);
+    }
     for (const [name, bytes] of files.shards) {
       const target = resolve(tmp, name);
       if (!target.startsWith(tmp + sep)) throw new ExplainError('invalid_model', `The weight shard path ${JSON.stringify(name)} leaves the cache folder.`);
@@ -253,15 +259,19 @@ async function saveModel(files: ModelFiles, dir: string): Promise<void> {
       });
     }
     await writeFile(join(tmp, 'model.json'), JSON.stringify(files.json));
-    await rename(tmp, dir).catch(async (error: NodeJS.ErrnoException) => {
-      // Another process finished the same download first: keep its copy.
-      if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
-      await rm(tmp, { recursive: true, force: true });
-    });
+    await commitCacheEntry(tmp, dir);
   } catch (error) {
     await rm(tmp, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** Renames a complete temporary folder into place; another process that finished the same download first wins. */
+async function commitCacheEntry(tmp: string, dir: string): Promise<void> {
+  await rename(tmp, dir).catch(async (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+    await rm(tmp, { recursive: true, force: true });
+  });
 }
 
 /**

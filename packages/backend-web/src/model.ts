@@ -6,7 +6,8 @@ import {
   buildLoadedModel,
   filesFromArtifacts,
   httpModelSource,
-  MODEL_JSON_MAX_BYTES,
+  isOnnxName,
+  modelCapReason,
   readModelFiles,
   shardCapReason,
   type LoadedModel as SharedLoadedModel,
@@ -36,18 +37,22 @@ export type ModelSource = string | URL | File[] | FileList | ModelFiles | tf.io.
 const baseName = (path: string) => path.split('/').pop() ?? path;
 
 function isModelFiles(s: unknown): s is ModelFiles {
-  return typeof s === 'object' && s !== null && 'json' in s && 'shards' in s && (s as ModelFiles).shards instanceof Map;
+  const f = s as Partial<{ format: string; shards: unknown; bytes: unknown }>;
+  return typeof s === 'object' && s !== null && typeof f.format === 'string' && (f.shards instanceof Map || f.bytes instanceof Uint8Array);
 }
 
 function isArtifacts(s: unknown): s is tf.io.ModelArtifacts {
   return typeof s === 'object' && s !== null && 'modelTopology' in s && !(s instanceof URL);
 }
 
-/** model.json and its shards among the files a user picked; shards are matched by their base name. */
+/**
+ * The model among the files a user picked: an .onnx file, or model.json with its shards (matched by base name).
+ */
 function pickedFilesSource(files: File[]): ModelFileSource {
   const jsons = files.filter((f) => f.name.toLowerCase().endsWith('.json'));
-  const json = jsons.find((f) => f.name === 'model.json') ?? jsons.find((f) => !/label|class/i.test(f.name)) ?? jsons[0];
-  if (!json) throw new ExplainError('invalid_model', 'Pick the model.json file together with its weight shards (.bin files).');
+  const json =
+    files.find((f) => isOnnxName(f.name)) ?? jsons.find((f) => f.name === 'model.json') ?? jsons.find((f) => !/label|class/i.test(f.name)) ?? jsons[0];
+  if (!json) throw new ExplainError('invalid_model', 'Pick an .onnx file, or the model.json file together with its weight shards (.bin files).');
   const byName = new Map(files.map((f) => [f.name, f]));
   const read = async (file: File, maxBytes: number, reason: string) => {
     if (file.size > maxBytes) throw new ExplainError('invalid_model', `"${file.name}" has ${file.size} bytes, more than ${maxBytes} (${reason}).`);
@@ -56,7 +61,7 @@ function pickedFilesSource(files: File[]): ModelFileSource {
   return {
     where: json.name,
     shardWhere: (name) => `"${baseName(name)}"`,
-    readJson: () => read(json, MODEL_JSON_MAX_BYTES, 'the cap on a model.json'),
+    readJson: (maxBytes) => read(json, maxBytes, modelCapReason(maxBytes)),
     async readShard(name, maxBytes, declared, budget) {
       const file = byName.get(baseName(name));
       if (!file) {
@@ -73,7 +78,8 @@ function pickedFilesSource(files: File[]): ModelFileSource {
 }
 
 /**
- * Loads a TF.js model (LayersModel or GraphModel) from a URL (model.json and its shards, each download checked and
+ * Loads a TF.js model (LayersModel or GraphModel) or an ONNX model (converted to a LayersModel) from a URL (model.json
+ * and its shards, or an .onnx file, each download checked and
  * bounded as in Node), from the files a user picked (read locally, nothing uploaded), or from files in memory.
  * Rejects with ExplainError: `model_not_found` (download failed, shards missing), `invalid_model` (not a model.json,
  * a hostile manifest, or a model whose input is not an image), `invalid_labels` (labels of another size).

@@ -79,7 +79,7 @@ export type RawAttributeOptions =
 export type RawMethod = NonNullable<RawAttributeOptions['method']>;
 
 export interface ModelInfo {
-  format: 'layers-model' | 'graph-model';
+  format: 'layers-model' | 'graph-model' | 'onnx';
   inputShape?: [number, number, number];
   classes: number;
   outputKind: OutputKind;

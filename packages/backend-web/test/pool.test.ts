@@ -142,7 +142,8 @@ describe('occlusion helper pool', () => {
   });
 
   it('a helper whose model cannot be built reports why', async () => {
-    const broken = { ...plain, files: { ...plain.files, shards: new Map([...plain.files.shards].map(([name]) => [name, new Uint8Array(8)])) } } as LoadedModel;
+    const files = plain.files as Extract<LoadedModel['files'], { shards: unknown }>;
+    const broken = { ...plain, files: { ...files, shards: new Map([...files.shards].map(([name]) => [name, new Uint8Array(8)])) } } as LoadedModel;
     const model = withOcclusionHelpers(broken, () => fakeHelper({ spawned: 0, terminated: 0 }), () => ({}));
     await expect(attribute(model, images.get('rand0')!, { ...caseOptions(occlusionCases[0]), workers: 2 })).rejects.toMatchObject({
       code: 'invalid_model',

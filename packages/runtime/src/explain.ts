@@ -36,6 +36,8 @@ export interface ModelMetadata {
   readonly preset?: PreprocessPreset;
   /** Its own class names. */
   readonly labels?: Labels;
+  /** Its own name for a layer (ONNX models: from an ONNX tensor or node name). */
+  resolveLayer?(name: string): string;
 }
 
 /** The options of runEasyExplain, the same on both platforms; `Image` is what the platform can decode. */
@@ -232,7 +234,10 @@ export async function explainImage<Image, F extends FigureInfo>(
   let attribution: tf.Tensor4D | undefined;
   try {
     // Options are resolved and checked once, against the real input, before the predictions are computed.
-    const methodOptions = entry.resolve(options.methodOptions ?? {}, input.shape);
+    const given = options.methodOptions as { layer?: unknown } | undefined;
+    // Layers may be named as the model's source names them (an ONNX tensor name); the table takes the model's own.
+    const layered = typeof given?.layer === 'string' && model.resolveLayer ? { ...given, layer: model.resolveLayer(given.layer) } : given;
+    const methodOptions = entry.resolve((layered ?? {}) as MethodOptions, input.shape);
     throwIfAborted(signal);
 
     t0 = now();

@@ -20,6 +20,8 @@ export {
   detectFormat,
   filesFromArtifacts,
   httpModelSource,
+  isOnnxName,
+  modelCapReason,
   readModelFiles,
   shardCapReason,
   type LoadedModel,

@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
+import { convertOnnx, isOnnx, onnxLayerName } from '@easy-explain/onnx';
 import { asModel, ExplainError, IMAGENET_CLASSES, parseLabels, type Labels, type Model, type OutputKind, type PreprocessPreset } from '@easy-explain/core';
 import { checkPreset } from '@easy-explain/core/internal';
 import { firstLine } from './backends.js';
@@ -15,13 +16,19 @@ import { printable } from './text.js';
 /** The model `@tensorflow-models/mobilenet` 1.x loads for version 1, alpha 0.75: the default model of both platforms. */
 export const DEFAULT_MODEL_URL = 'https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_0.75_224/model.json';
 
-export type ModelFormat = 'layers-model' | 'graph-model';
+export type ModelFormat = 'layers-model' | 'graph-model' | 'onnx';
 
-/** A model.json and its weight shards, read into memory (what workers are handed to rebuild a model). */
-export interface ModelFiles {
-  json: tf.io.ModelJSON;
-  shards: Map<string, Uint8Array>;
-  format: ModelFormat;
+/**
+ * A model's files in memory (what workers are handed to rebuild a model): a TF.js model.json with its weight shards,
+ * or the bytes of an ONNX file.
+ */
+export type ModelFiles =
+  | { format: 'layers-model' | 'graph-model'; json: tf.io.ModelJSON; shards: Map<string, Uint8Array> }
+  | { format: 'onnx'; bytes: Uint8Array };
+
+/** An ONNX file as the name says it, before its content does (`.onnx`, query string and fragment ignored). */
+export function isOnnxName(where: string): boolean {
+  return /\.onnx$/i.test(where.replace(/[?#].*$/, ''));
 }
 
 /** A Model loaded from files, with where it came from and how to feed it: the same on both platforms. */
@@ -35,8 +42,13 @@ export interface LoadedModel extends Model {
   readonly labels?: Labels;
   /** Number of classes the model outputs. */
   readonly classes: number;
-  /** The underlying tf.LayersModel or tf.GraphModel. */
+  /** The underlying tf.LayersModel (also what an ONNX model converts to) or tf.GraphModel. */
   readonly tfModel: tfl.LayersModel | tfc.GraphModel;
+  /**
+   * The model's own name for a layer: for ONNX models an ONNX tensor or node name (e.g. `/layer4/layer4.1/relu_1/Relu`)
+   * becomes the converted layer's; other names are returned as they are.
+   */
+  resolveLayer(name: string): string;
   /** Frees the model's weights (and its occlusion workers, where the platform gave it some). */
   dispose(): void;
 }
@@ -60,8 +72,8 @@ export interface ModelFileSource {
   readonly where: string;
   /** Human-readable location of a shard. */
   shardWhere(name: string): string;
-  /** model.json's bytes, at most MODEL_JSON_MAX_BYTES. */
-  readJson(): Promise<Uint8Array>;
+  /** The model file's bytes (model.json, or an .onnx file), at most `maxBytes`. */
+  readJson(maxBytes: number): Promise<Uint8Array>;
   /**
    * A shard's bytes; more than `maxBytes` is an error (`declared`: the cap is the size model.json declares), and so is
    * running out of `budget`, shared by the shards of the model.
@@ -96,7 +108,7 @@ export function httpModelSource(modelJson: string, signal?: AbortSignal): ModelF
   return {
     where: modelJson,
     shardWhere: (name) => shardUrl(modelJson, name),
-    readJson: () => get(modelJson, 'the model file', MODEL_JSON_MAX_BYTES, 'the cap on a model.json'),
+    readJson: (maxBytes) => get(modelJson, 'the model file', maxBytes, modelCapReason(maxBytes)),
     readShard: (name, maxBytes, declared, budget) => get(shardUrl(modelJson, name), 'the weight shard', maxBytes, shardCapReason(declared), budget),
     close() {
       signal?.removeEventListener('abort', onAbort);
@@ -105,8 +117,13 @@ export function httpModelSource(modelJson: string, signal?: AbortSignal): ModelF
   };
 }
 
+/** Why the model file may hold only so many bytes, for messages. */
+export function modelCapReason(maxBytes: number): string {
+  return maxBytes === MODEL_JSON_MAX_BYTES ? 'the cap on a model.json' : 'the cap on one model';
+}
+
 /** A format from model.json's own words: GraphModels say so, or have a node list. */
-export function detectFormat(json: tf.io.ModelJSON): ModelFormat {
+export function detectFormat(json: tf.io.ModelJSON): 'layers-model' | 'graph-model' {
   const topology = json.modelTopology as { node?: unknown };
   return json.format === 'graph-model' || Array.isArray(topology.node) ? 'graph-model' : 'layers-model';
 }
@@ -124,12 +141,20 @@ export async function readModelFiles(source: ModelFileSource): Promise<ModelFile
 }
 
 async function readAll(source: ModelFileSource): Promise<ModelFiles> {
-  const raw = await source.readJson();
+  // ONNX files are read whole, up to the cap on one model; anything else as a model.json, under its own cap.
+  const onnxByName = isOnnxName(source.where);
+  const raw = await source.readJson(onnxByName ? MODEL_MAX_BYTES : MODEL_JSON_MAX_BYTES);
+  if (onnxByName) {
+    if (!isOnnx(raw)) throw notAModel(source.where, raw.length);
+    return { format: 'onnx', bytes: raw };
+  }
   let json: tf.io.ModelJSON;
   try {
     json = JSON.parse(new TextDecoder().decode(raw)) as tf.io.ModelJSON;
   } catch {
-    throw new ExplainError('invalid_model', `${source.where} is not JSON; pass the model.json of a TF.js model.`);
+    // Detected by content: an ONNX file under another name.
+    if (isOnnx(raw)) return { format: 'onnx', bytes: raw };
+    throw notAModel(source.where, raw.length);
   }
   if (typeof json !== 'object' || json === null || typeof json.modelTopology !== 'object' || json.modelTopology === null) {
     throw new ExplainError('invalid_model', `${source.where} has no modelTopology; it is not a TF.js model.json.`);
@@ -166,6 +191,11 @@ async function readAll(source: ModelFileSource): Promise<ModelFiles> {
   return { json, shards, format: detectFormat(json) };
 }
 
+function notAModel(where: string, length: number): ExplainError {
+  const what = length === 0 ? 'is empty' : 'is neither a TF.js model.json nor an ONNX model (or it is truncated)';
+  return new ExplainError('invalid_model', `${where} ${what}; pass a TF.js model.json or a .onnx file exported from PyTorch.`);
+}
+
 /** In-memory tf.io.ModelArtifacts (weights in one buffer) as ModelFiles. */
 export function filesFromArtifacts(artifacts: tf.io.ModelArtifacts): ModelFiles {
   const weightData = artifacts.weightData;
@@ -189,7 +219,7 @@ function concat(parts: Uint8Array[]): ArrayBuffer {
   return out.buffer;
 }
 
-function handlerFor(files: ModelFiles): tf.io.IOHandler {
+function handlerFor(files: Extract<ModelFiles, { json: unknown }>): tf.io.IOHandler {
   return {
     load: () =>
       tf.io.getModelArtifactsForJSON(files.json, async (manifest) => {
@@ -305,8 +335,10 @@ function toLabels(given: LoadModelOptions['labels']): Labels | undefined {
 export async function buildLoadedModel(files: ModelFiles, where: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
   let inner: tfl.LayersModel | tfc.GraphModel;
   try {
-    inner = files.format === 'graph-model' ? await tfc.loadGraphModel(handlerFor(files)) : await tfl.loadLayersModel(handlerFor(files));
+    if (files.format === 'onnx') inner = await convertOnnx(files.bytes, { name: where.split(/[\\/]/).pop() });
+    else inner = files.format === 'graph-model' ? await tfc.loadGraphModel(handlerFor(files)) : await tfl.loadLayersModel(handlerFor(files));
   } catch (cause) {
+    if (cause instanceof ExplainError) throw new ExplainError(cause.code, `${where}: ${cause.message}`, { cause });
     throw new ExplainError('invalid_model', `${where} could not be loaded as a ${files.format}: ${printable(firstLine(cause))}`, { cause });
   }
   try {
@@ -321,8 +353,12 @@ export async function buildLoadedModel(files: ModelFiles, where: string, options
     }
     if (!labels && classes === IMAGENET_CLASSES.length) labels = imagenetLabels();
     // Keras MobileNets scale pixels to [-1, 1]; other models get the preset the caller asks for.
-    const preset = options.preset !== undefined ? checkPreset(options.preset) : /mobilenet/i.test(modelName(files.json)) ? 'mobilenet' : undefined;
+    const named = files.format !== 'onnx' && /mobilenet/i.test(modelName(files.json));
+    const preset = options.preset !== undefined ? checkPreset(options.preset) : named ? 'mobilenet' : undefined;
+    const converted = inner;
+    const resolveLayer = files.format === 'onnx' ? (name: string) => onnxLayerName(converted as tfl.LayersModel, name) : (name: string) => name;
     return Object.assign(model, {
+      resolveLayer,
       source: where,
       format: files.format,
       preset,
