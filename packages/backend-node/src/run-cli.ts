@@ -26,13 +26,16 @@ Arguments:
   <image>                 photo to explain: a path or an http(s) URL (JPEG, PNG, WebP, GIF, TIFF, AVIF)
 
 Options:
-  --model <path|url>      TF.js model.json, LayersModel or GraphModel (default: $EASY_EXPLAIN_MODEL, else
+  --model <path|url>      TF.js model.json (LayersModel or GraphModel) or an ONNX file exported from PyTorch
+                          (.onnx; torch.onnx.export of a torchvision model: use --preset imagenet)
+                          (default: $EASY_EXPLAIN_MODEL, else
                           MobileNet v1 0.75 224 downloaded once from ${DEFAULT_MODEL_URL}
                           into $XDG_CACHE_HOME/easy-explain or ~/.cache/easy-explain)
   --labels <path>         class names: imagenet_class_index.json style or a JSON array (default: the
                           model's own; ImageNet's 1000 names for a 1000-class model, else "class N")
   --preset <name>         pixel scaling: ${PRESET_NAMES.join('|')} (default: mobilenet for MobileNets
-                          and the default model, imagenet otherwise); shorter side resized to 256/224 of
+                          and the default model, imagenet otherwise, which torchvision models want);
+                          shorter side resized to 256/224 of
                           the model input, then centre-cropped to it
   --output-kind <kind>    logits|probabilities: what the model outputs (default: detected)
   --top <k>               number of predictions to print (default: 5)
