@@ -11,11 +11,14 @@ import { DEFAULT_MODEL_URL, resolveModel } from './model.js';
 import { checkPreset, PRESET_NAMES } from './preset.js';
 import { parseVisRow } from '@easy-explain/runtime';
 import { methodOptionsFromFlags } from './cli-methods.js';
+import { isBatchInvocation, runBatchCli } from './batch-cli.js';
 import { VERSION } from './version.js';
 
 export const DEFAULT_OUT_DIR = 'easy-explain-out';
 
 export const HELP = `Usage: easy-explain <image> [options]
+       easy-explain <image|folder|list.txt>... --out <dir> [--resume] [options]   (batch: see --help-batch)
+       easy-explain queue add|work|report [options]                               (Redis job queue)
 
 Explain an image classifier's prediction: prints the top-k classes, computes an attribution for the
 target class (Occlusion with easy-explain's setting by default) and writes one figure per --vis row
@@ -68,7 +71,7 @@ Environment:
   EASY_EXPLAIN_MODEL_URL  where the default model is downloaded from
   XDG_CACHE_HOME          cache root (default: ~/.cache)
 
-Exit status: 0 success, 2 bad input or usage, 1 internal error, 130 interrupted.
+Exit status: 0 success, 2 bad input or usage, 1 internal error, 3 some images of a batch failed, 130 interrupted.
 `;
 
 export interface CliIO {
@@ -170,6 +173,8 @@ function table(predictions: Prediction[], target: number): string {
  */
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const { stdout, stderr } = io;
+  // Several images, a folder, a list file, or `queue …`: the batch CLI (batch-cli.ts) takes over.
+  if (await isBatchInvocation(argv)) return runBatchCli(argv, io);
   let quiet = false;
   try {
     let parsed;

@@ -1,0 +1,116 @@
+// The explain flags of the batch and queue commands (the same as the one-image CLI's), checked and mapped onto
+// explainBatch's options. Kept apart from run-cli.ts so the batch commands add no code to the one-image path.
+import { resolve } from 'node:path';
+import { METHOD_NAMES, METRIC_NAMES, type MethodName, type MetricName } from '@easy-explain/core/internal';
+import { parseVisRow } from '@easy-explain/runtime';
+import type { VisMethod, VisSign } from '@easy-explain/viz';
+import type { BatchMethod, BatchOptions, TargetRule } from './batch.js';
+import { BACKEND_NAMES, type BackendName } from './backend.js';
+import { methodOptionsFromFlags } from './cli-methods.js';
+import { checkPreset } from './preset.js';
+
+/** A refusal of bad input or usage: exit 2 with its message. */
+export class UsageError extends Error {}
+
+/** The explanation flags, as parseArgs takes them (the one-image CLI's, plus --each-top). */
+export const EXPLAIN_FLAGS = {
+  model: { type: 'string' },
+  labels: { type: 'string' },
+  preset: { type: 'string' },
+  'output-kind': { type: 'string' },
+  top: { type: 'string' },
+  target: { type: 'string' },
+  'each-top': { type: 'string' },
+  method: { type: 'string' },
+  window: { type: 'string' },
+  stride: { type: 'string' },
+  baseline: { type: 'string' },
+  workers: { type: 'string' },
+  steps: { type: 'string' },
+  samples: { type: 'string' },
+  layer: { type: 'string' },
+  metrics: { type: 'string' },
+  'metric-steps': { type: 'string' },
+  vis: { type: 'string', multiple: true },
+  backend: { type: 'string' },
+} as const;
+
+export type ExplainFlagValues = { -readonly [K in keyof typeof EXPLAIN_FLAGS]?: (typeof EXPLAIN_FLAGS)[K] extends { multiple: true } ? string[] : string };
+
+export function integer(value: string | undefined, flag: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[+-]?\d+$/.test(value.trim()) || Number(value) < min) throw new UsageError(`${flag} must be an integer ≥ ${min}; got "${value}".`);
+  return Number(value);
+}
+
+export function number(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${flag} must be a number; got "${value}".`);
+  return n;
+}
+
+export function oneOf<T extends string>(value: string | undefined, flag: string, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value as T)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}; got "${value}".`);
+  return value as T;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '--';
+  const s = Math.max(0, Math.round(seconds));
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+export function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** What the explanation flags ask for: where the model is, the backend, and explainBatch's options. */
+export interface ExplainSettings {
+  model?: string;
+  labels?: string;
+  backend: BackendName;
+  outputKind?: 'logits' | 'probabilities';
+  options: Omit<BatchOptions, 'labels'>;
+}
+
+/** Checks every explanation flag (before anything loads) and maps them onto explainBatch's options. */
+export function explainSettings(o: ExplainFlagValues): ExplainSettings {
+  const window = integer(o.window, '--window', 1);
+  const stride = integer(o.stride, '--stride', 1);
+  const baseline = number(o.baseline, '--baseline');
+  const workers = o.workers === undefined || o.workers === 'auto' ? 'auto' : integer(o.workers, '--workers (or auto)', 1);
+  const steps = integer(o.steps, '--steps', 1);
+  const samples = integer(o.samples, '--samples', 1);
+  const methodNames = (o.method ?? 'occlusion').split(',').map((m) => oneOf(m.trim(), '--method', METHOD_NAMES as readonly string[]) as MethodName);
+  const methods: BatchMethod[] = [...new Set(methodNames)].map((method) => ({
+    method,
+    methodOptions: methodOptionsFromFlags(method, { window, stride, baseline, workers, steps, samples, layer: o.layer }),
+  }));
+  const target = integer(o.target, '--target', 0);
+  const eachTop = integer(o['each-top'], '--each-top', 1);
+  if (target !== undefined && eachTop !== undefined) throw new UsageError('--target and --each-top exclude each other: explain one class for all images, or each of the top k.');
+  const targets: TargetRule = target ?? (eachTop === undefined ? 'top1' : { topK: eachTop });
+  const metrics = o.metrics === undefined ? undefined : (o.metrics.split(',').map((m) => oneOf(m.trim(), '--metrics', METRIC_NAMES)!) as MetricName[]);
+  const metricSteps = integer(o['metric-steps'], '--metric-steps', 1);
+  const rows = (o.vis ?? []).map(parseVisRow);
+  const visTypes: VisMethod[][] | undefined = rows.length ? rows.map((r) => r.methods) : undefined;
+  const visSigns: VisSign[][] | undefined = rows.length ? rows.map((r) => r.signs) : undefined;
+  return {
+    model: o.model,
+    labels: o.labels === undefined ? undefined : resolve(o.labels),
+    backend: oneOf(o.backend, '--backend', BACKEND_NAMES) ?? 'auto',
+    outputKind: oneOf(o['output-kind'], '--output-kind', ['logits', 'probabilities'] as const),
+    options: {
+      totalPreds: integer(o.top, '--top', 1) ?? 5,
+      targets,
+      methods,
+      preset: o.preset === undefined ? undefined : checkPreset(o.preset),
+      visTypes,
+      visSigns,
+      metrics,
+      metricOptions: metricSteps === undefined ? undefined : { steps: metricSteps },
+    },
+  };
+}
