@@ -2,7 +2,7 @@
 // and its occlusion workers are loaded once; nothing of an image is kept after it is yielded, so memory stays flat
 // however many images there are. A bad image is yielded as a failure and the run goes on; an abort ends it.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ExplainError, type MethodName, type MethodOptions, type Prediction } from '@easy-explain/core/internal';
@@ -68,7 +68,7 @@ export type BatchItem =
       ok: true;
       index: number;
       name: string;
-      /** The image's folder name: its name and the first 12 hex digits of the SHA-256 of its pixels. */
+      /** The image's folder name: its name and the first 12 hex digits of the SHA-256 of its pixels (skipped: the folder found). */
       key: string;
       predictions: Prediction[];
       runs: BatchRun[];
@@ -96,6 +96,8 @@ export interface ImageRecord {
 export const IMAGES_DIR = 'images';
 export const IMAGE_RECORD = 'image.json';
 const FIRST_RUN = '.first';
+/** Hex digits of the pixels' SHA-256 in a folder name. */
+const HASH_DIGITS = 12;
 
 function isRgb(image: unknown): image is RgbImage {
   const i = image as Partial<RgbImage>;
@@ -128,7 +130,7 @@ export function imageKey(name: string, pixels: RgbImage): { key: string; sha256:
   hash.update(pixels.data);
   const sha256 = hash.digest('hex');
   const stem = basename(name.split(/[?#]/)[0]).replace(/\.[a-z0-9]+$/i, '').replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 40) || 'image';
-  return { key: `${stem}-${sha256.slice(0, 12)}`, sha256 };
+  return { key: `${stem}-${sha256.slice(0, HASH_DIGITS)}`, sha256 };
 }
 
 function targetsOf(rule: TargetRule, predictions: Prediction[], image: { index: number; name: string }): number[] {
@@ -165,6 +167,7 @@ async function explainOne(
   index: number,
   options: BatchOptions,
   imagesDir: string | undefined,
+  done: Map<string, string>,
 ): Promise<BatchItem> {
   const { signal } = options;
   const name = imageName(image, index);
@@ -172,7 +175,12 @@ async function explainOne(
   const pixels = await pixelsOf(image, signal);
   const { key, sha256 } = imageKey(name, pixels);
   const finalDir = imagesDir && join(imagesDir, key);
-  if (finalDir && options.resume && (await exists(finalDir))) return { ok: true, index, name, key, predictions: [], runs: [], dir: finalDir, skipped: true };
+  if (imagesDir) {
+    // Done before under this name, or under another (the same pixels: a renamed or copied file, or the same photo
+    // twice in this batch). Folders from earlier runs count only with resume.
+    const before = done.get(sha256.slice(0, HASH_DIGITS)) ?? (options.resume && (await exists(finalDir!)) ? key : undefined);
+    if (before) return { ok: true, index, name, key: before, predictions: [], runs: [], dir: join(imagesDir, before), skipped: true };
+  }
 
   const partialDir = imagesDir && join(imagesDir, `.partial-${key}-${process.pid}-${randomBytes(4).toString('hex')}`);
   const methods = options.methods?.length ? options.methods : [{ method: 'occlusion' as MethodName }];
@@ -275,6 +283,7 @@ async function explainOne(
       await rm(partialDir, { recursive: true, force: true });
       return { ok: true, index, name, key, predictions, runs, dir: finalDir, skipped: true };
     }
+    done.set(sha256.slice(0, HASH_DIGITS), key);
     return { ok: true, index, name, key, predictions, runs, dir: finalDir };
   } catch (error) {
     if (partialDir) await rm(partialDir, { recursive: true, force: true });
@@ -306,6 +315,14 @@ export async function* explainBatch(
       throw new ExplainError('invalid_option', `Cannot write to the output folder ${options.outDir}: ${(cause as NodeJS.ErrnoException).code ?? cause}.`, { cause });
     }
   }
+  // Folders already there, by the hash at the end of their names (for resume).
+  const done = new Map<string, string>();
+  if (imagesDir && options.resume) {
+    for (const entry of await readdir(imagesDir)) {
+      const hash = /-([0-9a-f]{12})$/.exec(entry)?.[1];
+      if (hash && !entry.startsWith('.')) done.set(hash, entry);
+    }
+  }
   const loaded = typeof model === 'string' ? await loadModel(model, { signal: options.signal }) : model;
   try {
     let index = 0;
@@ -313,7 +330,7 @@ export async function* explainBatch(
       if (options.signal?.aborted) throw new ExplainError('aborted', 'The batch was aborted.');
       let item: BatchItem;
       try {
-        item = await explainOne(loaded, image, index, options, imagesDir);
+        item = await explainOne(loaded, image, index, options, imagesDir, done);
       } catch (error) {
         const e = asExplainError(error);
         if (e.code === 'aborted' || options.signal?.aborted) throw new ExplainError('aborted', 'The batch was aborted.', { cause: error });
