@@ -66,7 +66,9 @@ h1{font-size:18px;margin:0}label{display:flex;gap:6px;align-items:center}
 `;
 
 // The page's script: filters by predicted class, sorts by confidence or name, opens an image's figures.
-const SCRIPT = `
+// Wrapped in a function: a page script's top-level names would clash with window's (top, open, …).
+const SCRIPT = `(() => {
+'use strict';
 const data = JSON.parse(document.getElementById('report-data').textContent);
 const grid = document.getElementById('grid');
 const filter = document.getElementById('filter');
@@ -75,12 +77,12 @@ const detail = document.getElementById('detail');
 const panel = document.getElementById('panel');
 const el = (tag, props, ...kids) => { const e = Object.assign(document.createElement(tag), props); e.append(...kids); return e; };
 const path = (key, file) => 'images/' + encodeURIComponent(key) + '/' + file.split('/').map(encodeURIComponent).join('/');
-const top = (img) => img.predictions[0];
-for (const label of [...new Set(data.images.map((i) => top(i).label))].sort()) filter.append(el('option', { value: label, textContent: label }));
+const best = (img) => img.predictions[0];
+for (const label of [...new Set(data.images.map((i) => best(i).label))].sort()) filter.append(el('option', { value: label, textContent: label }));
 function render() {
-  let list = data.images.filter((i) => !filter.value || top(i).label === filter.value);
+  let list = data.images.filter((i) => !filter.value || best(i).label === filter.value);
   const by = sort.value;
-  list = list.slice().sort((a, b) => by === 'name' ? a.source.localeCompare(b.source) : (by === 'confidence-asc' ? 1 : -1) * (top(a).percentage - top(b).percentage));
+  list = list.slice().sort((a, b) => by === 'name' ? a.source.localeCompare(b.source) : (by === 'confidence-asc' ? 1 : -1) * (best(a).percentage - best(b).percentage));
   grid.replaceChildren(...list.map((img) => {
     const first = img.runs[0];
     const card = el('div', { className: 'card', tabIndex: 0 },
@@ -88,15 +90,15 @@ function render() {
       el('h2', { textContent: img.source.split('/').pop() }),
       el('ol', {}, ...img.predictions.map((p) => el('li', {}, p.label + ' ', el('span', { className: 'conf', textContent: p.percentage.toFixed(2) + '%' })))));
     card.dataset.key = img.key;
-    card.dataset.label = top(img).label;
-    card.dataset.confidence = String(top(img).percentage);
-    card.onclick = () => open(img);
-    card.onkeydown = (e) => { if (e.key === 'Enter') open(img); };
+    card.dataset.label = best(img).label;
+    card.dataset.confidence = String(best(img).percentage);
+    card.onclick = () => show(img);
+    card.onkeydown = (e) => { if (e.key === 'Enter') show(img); };
     return card;
   }));
   document.getElementById('count').textContent = list.length + ' of ' + data.images.length + ' images';
 }
-function open(img) {
+function show(img) {
   const methods = [...new Set(img.runs.map((r) => r.method))];
   const targets = [...new Set(img.runs.map((r) => r.target))];
   const head = el('tr', {}, el('th', { textContent: 'target' }), ...methods.map((m) => el('th', { textContent: m })));
@@ -120,6 +122,7 @@ filter.onchange = render;
 sort.onchange = render;
 render();
 document.body.dataset.ready = 'true';
+})();
 `;
 
 function escapeHtml(text: string): string {
