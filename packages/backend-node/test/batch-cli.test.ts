@@ -3,7 +3,23 @@
 import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import * as tf from '@tensorflow/tfjs-core';
+import { runCli as runCliInProcess } from '../src/run-cli';
 import { image, MOBILENET, removeDir, runCli, tempDir } from './helpers';
+
+/** A stream that keeps what is written; isTTY as asked. */
+class Capture extends Writable {
+  text = '';
+  columns = 120;
+  constructor(readonly isTTY = false) {
+    super();
+  }
+  override _write(chunk: Buffer, _enc: string, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
 
 let dir: string;
 let inputs: string[];
@@ -78,6 +94,19 @@ describe('easy-explain on many images', () => {
     const second = record.predictions[1].index;
     expect(record.predictions[0].index).toBe(967); // espresso
     expect(record.runs.map((r: { dir: string }) => r.dir)).toEqual(['occlusion-967', 'grad_cam-967', `occlusion-${second}`, `grad_cam-${second}`]);
+  });
+
+  it('draws one bar over the set on a TTY (images done, ETA, current image), and leaves no tensor behind', async () => {
+    const stdout = new Capture();
+    const stderr = new Capture(true);
+    const before = tf.memory().numTensors;
+    const code = await runCliInProcess([image('coffee.png'), image('chelsea.png'), ...coarse, '--out', join(dir, 'tty')], { stdout, stderr });
+    expect(code, stderr.text).toBe(0);
+    expect(stderr.text).toMatch(/\r\x1b\[K[█░]+ 0\/2 images ETA -- coffee\.png/);
+    expect(stderr.text).toMatch(/\r\x1b\[K[█░]+ 1\/2 images ETA \d+s chelsea\.png/);
+    expect(stderr.text).not.toContain('[1/2]'); // per-image lines are for logs, not TTYs
+    expect(stdout.text).toMatch(/^2 images: 2 explained, 0 skipped \(done before\), 0 failed in \d+s/m);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('refuses bad batch usage before loading anything', async () => {

@@ -106,13 +106,10 @@ export async function enqueueImages(sources: string[], outDir: string, flags: Ex
         },
       };
     });
-    const before = await queue.count();
-    const completedBefore = (await queue.getJobCounts('completed', 'failed')) as Record<string, number>;
+    // BullMQ ignores a job whose id exists; count those first to say how many are new.
+    const existing = await Promise.all(jobs.map((job) => queue.getJob(job.opts.jobId)));
     await queue.addBulk(jobs);
-    const after = await queue.count();
-    const completedAfter = (await queue.getJobCounts('completed', 'failed')) as Record<string, number>;
-    const moved = completedAfter.completed + completedAfter.failed - completedBefore.completed - completedBefore.failed;
-    return { added: after - before + Math.max(0, moved), total: sources.length };
+    return { added: existing.filter((job) => !job).length, total: sources.length };
   } finally {
     await queue.close();
   }
