@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import * as tf from '@tensorflow/tfjs-core';
+import { setupBackend } from '@easy-explain/backend-node';
 import { runCli as runCliInProcess } from '../src/run-cli';
 import { image, MOBILENET, removeDir, runCli, tempDir } from './helpers';
 
@@ -99,6 +100,7 @@ describe('easy-explain on many images', () => {
   it('draws one bar over the set on a TTY (images done, ETA, current image), and leaves no tensor behind', async () => {
     const stdout = new Capture();
     const stderr = new Capture(true);
+    await setupBackend('wasm');
     const before = tf.memory().numTensors;
     const code = await runCliInProcess([image('coffee.png'), image('chelsea.png'), ...coarse, '--out', join(dir, 'tty')], { stdout, stderr });
     expect(code, stderr.text).toBe(0);
