@@ -10,7 +10,7 @@ import { explainBatch, IMAGES_DIR, type BatchItem } from './batch.js';
 import { EXPLAIN_FLAGS, explainSettings, formatDuration, oneLine, UsageError, type ExplainFlagValues } from './cli-args.js';
 import { loadLabels } from './labels.js';
 import { resolveModel } from './model.js';
-import { BATCH_OUT_DIR, expandInputs } from './inputs.js';
+import { BATCH_OUT_DIR, expandInputs, isImageList } from './inputs.js';
 import { FAILURES_FILE, writeReport, type ReportFailure } from './report.js';
 import type { CliIO } from './run-cli.js';
 
@@ -63,7 +63,7 @@ export async function isBatchInvocation(argv: string[]): Promise<boolean> {
   if (values.resume || values['help-batch'] || values['each-top'] !== undefined) return true;
   if (positionals.length > 1) return true;
   if (positionals.length === 0 || isUrl(positionals[0])) return false;
-  if (/\.txt$/i.test(positionals[0])) return true;
+  if (await isImageList(positionals[0])) return true;
   return stat(positionals[0]).then((s) => s.isDirectory(), () => false);
 }
 

@@ -22,6 +22,20 @@ async function walk(dir: string): Promise<string[]> {
   return out;
 }
 
+/**
+ * Whether a .txt file is a list of images (each non-blank, non-comment line a URL or an image file name), so that
+ * `easy-explain notes.txt` alone is still refused as "not a readable image" rather than read as a list.
+ */
+export async function isImageList(path: string): Promise<boolean> {
+  if (!/\.txt$/i.test(path)) return false;
+  try {
+    const lines = (await readFile(path, 'utf8')).split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+    return lines.length > 0 && lines.every((l) => isUrl(l) || IMAGE_FILE.test(l));
+  } catch {
+    return false;
+  }
+}
+
 /** Absolute paths and URLs of the images; a missing file stays in the list (it becomes that image's failure). */
 export async function expandInputs(inputs: string[]): Promise<string[]> {
   const out: string[] = [];

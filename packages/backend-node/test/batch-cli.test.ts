@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import * as tf from '@tensorflow/tfjs-core';
 import { setupBackend } from '@easy-explain/backend-node';
 import { runCli as runCliInProcess } from '../src/run-cli';
+import { isBatchInvocation } from '../src/batch-cli';
 import { image, MOBILENET, removeDir, runCli, tempDir } from './helpers';
 
 /** A stream that keeps what is written; isTTY as asked. */
@@ -109,6 +110,19 @@ describe('easy-explain on many images', () => {
     expect(stderr.text).not.toContain('[1/2]'); // per-image lines are for logs, not TTYs
     expect(stdout.text).toMatch(/^2 images: 2 explained, 0 skipped \(done before\), 0 failed in \d+s/m);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('takes a folder, a list file, several images or batch flags as a batch; one photo or a stray text file is not', async () => {
+    writeFileSync(join(dir, 'notes.txt'), 'this is not a list of photos\n');
+    expect(await isBatchInvocation([join(dir, 'list.txt')])).toBe(true);
+    expect(await isBatchInvocation([join(dir, 'photos'), '--top', '3'])).toBe(true);
+    expect(await isBatchInvocation([image('coffee.png'), image('chelsea.png')])).toBe(true);
+    expect(await isBatchInvocation([image('coffee.png'), '--resume'])).toBe(true);
+    expect(await isBatchInvocation(['queue', 'status'])).toBe(true);
+    expect(await isBatchInvocation([image('coffee.png'), '--out', join(dir, 'x')])).toBe(false);
+    expect(await isBatchInvocation([join(dir, 'notes.txt')])).toBe(false); // refused later as "not a readable image"
+    expect(await isBatchInvocation(['https://example.com/list.txt'])).toBe(false);
+    expect(await isBatchInvocation([])).toBe(false);
   });
 
   it('refuses bad batch usage before loading anything', async () => {
