@@ -2,6 +2,8 @@
 // two worker processes, one killed in the middle of a job; every image must end exactly once, with the map a
 // one-image call gives, and a bad image must fail at once without retries.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,8 +40,8 @@ afterAll(async () => {
 });
 
 /** `easy-explain queue work` as a child process, its stdout collected as it comes. */
-function startWorker(args: string[]) {
-  const child = spawn(process.execPath, [CLI, 'queue', 'work', '--redis', url, '--queue', 'test', ...args], { cwd: PACKAGE, stdio: ['ignore', 'pipe', 'pipe'] });
+function startWorker(args: string[], queue = 'test') {
+  const child = spawn(process.execPath, [CLI, 'queue', 'work', '--redis', url, '--queue', queue, ...args], { cwd: PACKAGE, stdio: ['ignore', 'pipe', 'pipe'] });
   const state = { stdout: '', stderr: '', child, exit: new Promise<number | null>((ok) => child.on('exit', (code) => ok(code))) };
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (state.stdout += c));
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (state.stderr += c));
@@ -113,6 +115,37 @@ describe('easy-explain queue', () => {
       }
     } finally {
       model.dispose();
+    }
+  });
+
+  it('retries a failing image with exponential backoff until it works', async () => {
+    // The photo's server answers 503 twice, then the photo.
+    const hits: number[] = [];
+    const server = createServer((_req, res) => {
+      hits.push(performance.now());
+      if (hits.length <= 2) res.writeHead(503).end('busy');
+      else res.writeHead(200, { 'content-type': 'image/png' }).end(readFileSync(image('coffee.png')));
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const photo = `http://127.0.0.1:${(server.address() as AddressInfo).port}/coffee.png`;
+    try {
+      const out = join(dir, 'retry-out');
+      const add = await runCli(['queue', 'add', photo, '--redis', url, '--queue', 'retry', '--out', out, '--backoff', '1', '--attempts', '3', ...coarse, '--method', 'grad_cam']);
+      expect(add.code, add.stderr).toBe(0);
+      const worker = startWorker(['--until-empty'], 'retry');
+      const code = await worker.exit;
+      expect(code, worker.stderr).toBe(3); // two failed attempts, reported
+      expect(worker.stderr).toContain(`failed ${photo} (attempt 1): image_invalid: Cannot fetch the image ${photo}: HTTP 503`);
+      expect(worker.stderr).toContain(`failed ${photo} (attempt 2)`);
+      expect(worker.stdout).toContain(`done ${photo}: espresso`);
+      expect(hits).toHaveLength(3);
+      // Backoff 1 s, then 2 s (BullMQ's exponential: delay × 2^(attempt-1)); scheduling adds, never removes.
+      expect(hits[1] - hits[0]).toBeGreaterThanOrEqual(1000);
+      expect(hits[2] - hits[1]).toBeGreaterThanOrEqual(2000);
+      expect(readdirSync(join(out, 'images'))).toEqual([expect.stringMatching(/^coffee-[0-9a-f]{12}$/)]);
+    } finally {
+      server.close();
+      server.closeAllConnections();
     }
   });
 

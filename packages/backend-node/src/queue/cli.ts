@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BATCH_OUT_DIR, expandInputs } from '../inputs.js';
-import { EXPLAIN_FLAGS, integer, oneLine, UsageError, type ExplainFlagValues } from '../cli-args.js';
+import { EXPLAIN_FLAGS, integer, number, oneLine, UsageError, type ExplainFlagValues } from '../cli-args.js';
 import { FAILURES_FILE, writeReport } from '../report.js';
 import type { CliIO } from '../run-cli.js';
 import { DEFAULT_QUEUE, DEFAULT_REDIS_URL, enqueueImages, failedJobs, queueCounts, runQueueWorker } from './queue.js';
@@ -23,7 +23,8 @@ Options:
   --queue <name>          queue name (default: ${DEFAULT_QUEUE})
   add: --out <dir>        shared output folder (default: ./${BATCH_OUT_DIR}), and every explanation option
                           of the batch CLI (--model, --method, --window, --each-top, …; see --help-batch)
-  add: --attempts <n>     attempts per image (default: 3), retried after 2 s, 4 s, …
+  add: --attempts <n>     attempts per image (default: 3)
+  add: --backoff <s>      seconds before the first retry, doubled for each next one (default: 2)
   work: --concurrency <n> jobs at once in this process (default: 1)
   work: --lock-seconds <s> a dead worker's job returns after about this (default: 30)
   work: --until-empty     exit once no job is waiting, delayed or running
@@ -38,6 +39,7 @@ const QUEUE_FLAGS = {
   queue: { type: 'string' },
   out: { type: 'string' },
   attempts: { type: 'string' },
+  backoff: { type: 'string' },
   concurrency: { type: 'string' },
   'lock-seconds': { type: 'string' },
   'until-empty': { type: 'boolean' },
@@ -76,7 +78,11 @@ export async function runQueueCli(argv: string[], io: CliIO): Promise<number> {
       // Workers on other machines resolve these paths as given: make them absolute.
       if (flags.model && !/^[a-z]+:\/\//i.test(flags.model)) flags.model = resolve(flags.model);
       if (flags.labels) flags.labels = resolve(flags.labels);
-      const { added, total } = await enqueueImages(sources, outDir, flags, { ...connection, attempts: integer(o.attempts, '--attempts', 1) });
+      const { added, total } = await enqueueImages(sources, outDir, flags, {
+        ...connection,
+        attempts: integer(o.attempts, '--attempts', 1),
+        backoffMs: o.backoff === undefined ? undefined : number(o.backoff, '--backoff')! * 1000,
+      });
       say(`Queued ${added} of ${total} images on ${connection.queue} at ${connection.redis} (output: ${outDir})\n`);
       return 0;
     }

@@ -165,8 +165,10 @@ async function processJob(job: Job<ExplainJobData, ExplainJobResult>, models: Mo
   for await (const one of explainBatch(model, [source], { ...settings.options, labels, outDir, resume: true, signal })) item = one;
   if (!item) throw new ExplainError('image_failed', `No result for ${source}.`);
   if (!item.ok) {
-    if (PERMANENT.has(String(item.error.code))) throw new UnrecoverableError(`${item.error.code}: ${item.error.message}`);
-    throw item.error;
+    // A URL's image may fail for a while (the server, the network): retried like any other transient failure.
+    const transient = item.error.code === 'image_invalid' && /^https?:\/\//i.test(source);
+    if (PERMANENT.has(String(item.error.code)) && !transient) throw new UnrecoverableError(`${item.error.code}: ${item.error.message}`);
+    throw new Error(`${item.error.code}: ${item.error.message}`);
   }
   const top = item.predictions[0];
   return { key: item.key, skipped: item.skipped ?? false, ...(top && { top: { index: top.index, label: top.label, percentage: top.percentage } }) };
