@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { setupBackend } from './backend.js';
-import { explainBatch, IMAGES_DIR, type BatchItem } from './batch.js';
+import { explainBatch, IMAGES_DIR, removeAbandonedPartials, type BatchItem } from './batch.js';
 import { EXPLAIN_FLAGS, explainSettings, formatDuration, oneLine, UsageError, type ExplainFlagValues } from './cli-args.js';
 import { loadLabels } from './labels.js';
 import { resolveModel } from './model.js';
@@ -151,6 +151,8 @@ export async function runBatchCli(argv: string[], io: CliIO): Promise<number> {
       throw new UsageError(`${outDir} already holds explained images; add --resume to continue that run, or choose another --out.`);
     }
 
+    // A run killed outright (no Ctrl-C) leaves its image in progress as a partial folder: gone before resuming.
+    if (o.resume) await removeAbandonedPartials(outDir);
     const backend = await setupBackend(settings.backend);
     tf.env().set('PROD', true);
     const labels = settings.labels === undefined ? undefined : await loadLabels(settings.labels);

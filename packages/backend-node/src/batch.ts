@@ -3,6 +3,7 @@
 // however many images there are. A bad image is yielded as a failure and the run goes on; an abort ends it.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ExplainError, type MethodName, type MethodOptions, type Prediction } from '@easy-explain/core/internal';
@@ -152,6 +153,37 @@ function checkTargetRule(rule: TargetRule): void {
   if (!ok) throw new ExplainError('invalid_option', `targets must be 'top1', a class index, { topK: k } with k ≥ 1, or a function; got ${JSON.stringify(rule)}.`);
 }
 
+/** A partial folder's name says which process on which host writes it, so a later run can tell it is abandoned. */
+function partialName(key: string): string {
+  return `.partial-${key}.${hostname().replace(/[^A-Za-z0-9-]/g, '_')}.${process.pid}.${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Removes partial folders under outDir/images that a process on this host left when it died (killed, crashed);
+ * those of live processes and of other hosts (a shared folder) are left alone. Returns the names removed.
+ */
+export async function removeAbandonedPartials(outDir: string): Promise<string[]> {
+  const imagesDir = join(resolve(outDir), IMAGES_DIR);
+  const host = hostname().replace(/[^A-Za-z0-9-]/g, '_');
+  const removed: string[] = [];
+  for (const entry of await readdir(imagesDir).catch(() => [] as string[])) {
+    const m = /^\.partial-.+\.([A-Za-z0-9_-]+)\.(\d+)\.[0-9a-f]{8}$/.exec(entry);
+    if (!m || m[1] !== host || isAlive(Number(m[2]))) continue;
+    await rm(join(imagesDir, entry), { recursive: true, force: true });
+    removed.push(entry);
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
+}
+
 const exists = (path: string) => stat(path).then(() => true, () => false);
 
 /** A per-image failure as an ExplainError (anything else is wrapped, so one bad image never ends the run). */
@@ -182,7 +214,7 @@ async function explainOne(
     if (before) return { ok: true, index, name, key: before, predictions: [], runs: [], dir: join(imagesDir, before), skipped: true };
   }
 
-  const partialDir = imagesDir && join(imagesDir, `.partial-${key}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const partialDir = imagesDir && join(imagesDir, partialName(key));
   const methods = options.methods?.length ? options.methods : [{ method: 'occlusion' as MethodName }];
   const rule = options.targets ?? 'top1';
   const topK = typeof rule === 'object' ? rule.topK : 1;

@@ -25,6 +25,7 @@ export { ExplainError } from '@easy-explain/core';
 export {
   explainBatch,
   imageKey,
+  removeAbandonedPartials,
   IMAGES_DIR,
   IMAGE_RECORD,
   type BatchImage,

@@ -1,11 +1,13 @@
 // explainBatch: many images through one model, each image's result as it finishes, failures yielded not thrown,
 // folders that are never overwritten, attribution.npy equal to the map, explanation.json valid against its schema.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import * as tf from '@tensorflow/tfjs-core';
-import { decodeNpy, explainBatch, loadImage, loadModel, runEasyExplain, setupBackend, type BatchItem, type LoadedModel } from '@easy-explain/backend-node';
+import { decodeNpy, explainBatch, loadImage, loadModel, removeAbandonedPartials, runEasyExplain, setupBackend, type BatchItem, type LoadedModel } from '@easy-explain/backend-node';
 import { AUTO_WORKERS, image, MOBILENET, PACKAGE, removeDir, tempDir } from './helpers';
 
 // 16 windows per image: coarse occlusion keeps the test short; the map is compared exactly with a single call's.
@@ -144,6 +146,16 @@ describe('explainBatch', () => {
     expect(seen).toHaveLength(1);
     expect(readdirSync(join(out, 'images'))).toEqual([(seen[0] as Extract<BatchItem, { ok: true }>).key]);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('removes partial folders of dead processes on this host, not those of live ones or other hosts', async () => {
+    const out = join(dir, 'partials');
+    const host = hostname().replace(/[^A-Za-z0-9-]/g, '_');
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!; // exited: its pid is free
+    const names = [`.partial-a-0123456789ab.${host}.${dead}.0badc0de`, `.partial-b-0123456789ab.${host}.${process.pid}.0badc0de`, `.partial-c-0123456789ab.otherhost.${dead}.0badc0de`, 'chelsea-0123456789ab'];
+    for (const name of names) mkdirSync(join(out, 'images', name), { recursive: true });
+    expect(await removeAbandonedPartials(out)).toEqual([names[0]]);
+    expect(readdirSync(join(out, 'images')).sort()).toEqual(names.slice(1).sort());
   });
 
   it('loads a model given by path once and disposes it at the end, also when the loop breaks early', async () => {

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BATCH_OUT_DIR, expandInputs } from '../inputs.js';
 import { EXPLAIN_FLAGS, integer, number, oneLine, UsageError, type ExplainFlagValues } from '../cli-args.js';
+import { removeAbandonedPartials } from '../batch.js';
 import { FAILURES_FILE, writeReport } from '../report.js';
 import type { CliIO } from '../run-cli.js';
 import { DEFAULT_QUEUE, DEFAULT_REDIS_URL, enqueueImages, failedJobs, queueCounts, runQueueWorker } from './queue.js';
@@ -108,6 +109,8 @@ export async function runQueueCli(argv: string[], io: CliIO): Promise<number> {
       const failed = (await failedJobs(connection)).filter((f) => f.outDir === outDir);
       const failures = failed.map((f) => ({ source: f.source, code: /^([a-z_]+):/.exec(f.reason)?.[1] ?? 'failed', message: f.reason }));
       await writeFile(join(outDir, FAILURES_FILE), JSON.stringify(failures, null, 2) + '\n');
+      // Partial folders of this host's dead workers (other hosts' are theirs to know about).
+      await removeAbandonedPartials(outDir);
       const report = await writeReport(outDir);
       say(`Report of ${report.images} images (${report.failures} failed): ${report.path}\n`);
       return 0;
