@@ -11,6 +11,7 @@ const benches = [
   'bench/gradients.mjs',
   'bench/cli.mjs',
   'bench/metrics.mjs',
+  'bench/batch.mjs',
   'apps/demo/bench/browser.mjs',
 ];
 const only = process.argv.slice(2);

@@ -14,7 +14,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const here = fileURLToPath(new URL('.', import.meta.url));
 const shared = join(root, '..', 'shared');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
-const PACKAGES = ['core', 'viz', 'runtime', 'backend-node', 'backend-web'].map((p) => `@easy-explain/${p}`);
+const PACKAGES = ['core', 'viz', 'onnx', 'runtime', 'backend-node', 'backend-web'].map((p) => `@easy-explain/${p}`);
 // Each tarball must hold these (paths inside the package); backend-node also its CLI.
 const REQUIRED_FILES = ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/index.d.ts.map', 'src/index.ts'];
 const CLI_FILES = ['bin/easy-explain.js', 'dist/cli.js'];

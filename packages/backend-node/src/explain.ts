@@ -14,13 +14,14 @@ import {
 import { ensureBackend } from './backend.js';
 import { drawCurves, drawRow, type Figure } from './figures.js';
 import { decodeImage, type ImageSource, type RgbImage } from './image.js';
+import { versioned, writeAttributionNpy, type ExplanationFile } from './explanation-file.js';
 import { loadLabels } from './labels.js';
 import { VERSION } from './version.js';
 
 /** runEasyExplain's options: the shared ones, with Node's image sources (path, URL, bytes, pixels). */
 export type EasyExplainOptions = SharedOptions<ImageSource | RgbImage>;
-/** runEasyExplain's result: figures carry their PNG bytes. */
-export type EasyExplainResult = SharedResult<Figure>;
+/** runEasyExplain's result: figures carry their PNG bytes; explanation.json's versions and .npy file included. */
+export type EasyExplainResult = Omit<SharedResult<Figure>, 'explanation'> & { explanation: ExplanationFile };
 export type { Explanation };
 
 function isRgb(image: unknown): image is RgbImage {
@@ -70,7 +71,7 @@ export async function prepareOutDir(outDir: string): Promise<string> {
 /**
  * easy-explain's one call: top-k predictions, the attribution of the target (default the top class) by Occlusion
  * with easy-explain's setting unless told otherwise, and one figure per row of visTypes/visSigns titled as
- * easy-explain titles them. With outDir (checked first), writes figure-N.png and explanation.json. Leaves no tensor
+ * easy-explain titles them. With outDir (checked first), writes figure-N.png, attribution.npy and explanation.json. Leaves no tensor
  * behind except the returned attribution.
  *
  * @example
@@ -85,7 +86,8 @@ export async function prepareOutDir(outDir: string): Promise<string> {
 export async function runEasyExplain(model: Model & ModelMetadata, options: EasyExplainOptions): Promise<EasyExplainResult> {
   const start = performance.now();
   const dir = options.outDir === undefined ? undefined : await prepareOutDir(options.outDir);
-  const result = await explainImage(nodePlatform, model, options);
+  const shared = await explainImage(nodePlatform, model, options);
+  const result: EasyExplainResult = { ...shared, explanation: versioned(shared.explanation) };
   if (dir === undefined) {
     result.explanation.timings.totalMs = Math.round(performance.now() - start);
     return result;
@@ -104,6 +106,9 @@ export async function runEasyExplain(model: Model & ModelMetadata, options: Easy
       await writeFile(file, result.metricFigure.png);
       files.push(file);
     }
+    const npy = await writeAttributionNpy(dir, result.attribution);
+    result.explanation.attribution = npy.info;
+    files.push(npy.path);
     result.explanation.timings.writeMs = Math.round(performance.now() - t0);
     result.explanation.timings.totalMs = Math.round(performance.now() - start);
     const json = join(dir, 'explanation.json');

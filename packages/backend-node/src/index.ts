@@ -23,3 +23,20 @@ export { DEFAULT_VIS_TYPES, DEFAULT_VIS_SIGNS, checkVis, parseVisRow } from '@ea
 export { registerFonts, drawRow, FIGURE_FONT, type Figure } from './figures.js';
 export { runEasyExplain, type EasyExplainOptions, type EasyExplainResult, type Explanation } from './explain.js';
 export { ExplainError } from '@easy-explain/core';
+export {
+  explainBatch,
+  imageKey,
+  removeAbandonedPartials,
+  IMAGES_DIR,
+  IMAGE_RECORD,
+  type BatchImage,
+  type BatchItem,
+  type BatchMethod,
+  type BatchOptions,
+  type BatchRun,
+  type ImageRecord,
+  type TargetRule,
+} from './batch.js';
+export { encodeNpy, decodeNpy, type NpyArray } from './npy.js';
+export { EXPLANATION_SCHEMA_VERSION, ATTRIBUTION_FILE, type ExplanationFile, type AttributionFileInfo } from './explanation-file.js';
+export { writeReport, reportHtml, readImageRecords, FAILURES_FILE, type ReportFailure } from './report.js';

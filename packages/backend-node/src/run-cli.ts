@@ -12,11 +12,38 @@ import { checkPreset, PRESET_NAMES } from './preset.js';
 import { parseVisRow } from '@easy-explain/runtime';
 import { methodOptionsFromFlags } from './cli-methods.js';
 import { printable } from '@easy-explain/runtime';
+import { isBatchInvocation, runBatchCli } from './batch-cli.js';
+import {
+  EXPLAIN_FLAGS,
+  formatDuration,
+  integer,
+  joinNegativeNumbers,
+  jsonSafeText,
+  number,
+  oneLine,
+  oneOf,
+  printableLines,
+  UsageError,
+  type CliIO,
+} from './cli-args.js';
 import { VERSION } from './version.js';
 
 export const DEFAULT_OUT_DIR = 'easy-explain-out';
 
+// The explain flags are the batch CLI's (cli-args.ts) less --each-top, plus what only one image needs.
+const { 'each-top': _eachTop, ...SHARED_FLAGS } = EXPLAIN_FLAGS;
+const ONE_IMAGE_FLAGS = {
+  ...SHARED_FLAGS,
+  out: { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const;
+
 export const HELP = `Usage: easy-explain <image> [options]
+       easy-explain <image|folder|list.txt>... --out <dir> [--resume] [options]   (batch: see --help-batch)
+       easy-explain queue add|work|report [options]                               (Redis job queue)
 
 Explain an image classifier's prediction: prints the top-k classes, computes an attribution for the
 target class (Occlusion with easy-explain's setting by default) and writes one figure per --vis row
@@ -75,67 +102,10 @@ Environment:
   EASY_EXPLAIN_MAX_IMAGE_BYTES     largest image read or downloaded (default: 67108864 = 64 MiB)
   EASY_EXPLAIN_DOWNLOAD_TIMEOUT_MS time for one download, request to last byte (default: 120000)
 
-Exit status: 0 success, 2 bad input or usage, 1 internal error, 130 interrupted.
+Exit status: 0 success, 2 bad input or usage, 1 internal error, 3 some images of a batch failed, 130 interrupted.
 `;
 
-export interface CliIO {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  signal?: AbortSignal;
-}
-
-/** A refusal of bad input or usage: exit 2 with its message. */
-class UsageError extends Error {}
-
-/** Options that take a value (parseArgs reads a value starting with '-' as a flag). */
-const VALUE_OPTIONS = ['top', 'target', 'window', 'stride', 'baseline', 'workers', 'steps', 'samples'];
-
-/**
- * `--stride -1` as `--stride=-1`, so a negative number reaches the option's own check ("must be an integer ≥ 1")
- * instead of parseArgs' "argument is ambiguous".
- */
-function joinNegativeNumbers(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const next = argv[i + 1];
-    if (flag === '--') return [...out, ...argv.slice(i)];
-    if (VALUE_OPTIONS.includes(flag.replace(/^--/, '')) && flag.startsWith('--') && next !== undefined && /^-(\d|\.\d|Infinity|NaN)/.test(next)) {
-      out.push(`${flag}=${next}`);
-      i++;
-    } else {
-      out.push(flag);
-    }
-  }
-  return out;
-}
-
-function integer(value: string | undefined, flag: string, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^[+-]?\d+$/.test(value.trim()) || Number(value) < min) {
-    throw new UsageError(`${flag} must be an integer ≥ ${min}; got "${value}".`);
-  }
-  return Number(value);
-}
-
-function number(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${flag} must be a number; got "${value}".`);
-  return n;
-}
-
-function oneOf<T extends string>(value: string | undefined, flag: string, allowed: readonly T[]): T | undefined {
-  if (value === undefined) return undefined;
-  if (!allowed.includes(value as T)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}; got "${value}".`);
-  return value as T;
-}
-
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '--';
-  const s = Math.max(0, Math.round(seconds));
-  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
-}
+export type { CliIO };
 
 /** A progress bar with ETA on a TTY, plain lines every 10 % elsewhere (logs, CI). */
 function progressReporter(stderr: CliIO['stderr']) {
@@ -200,6 +170,8 @@ function table(predictions: Prediction[], target: number): string {
  */
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const { stdout, stderr } = io;
+  // Several images, a folder, a list file, or `queue …`: the batch CLI (batch-cli.ts) takes over.
+  if (await isBatchInvocation(argv)) return runBatchCli(argv, io);
   let quiet = false;
   try {
     let parsed;
@@ -208,31 +180,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         args: joinNegativeNumbers(argv),
         allowPositionals: true,
         strict: true,
-        options: {
-          model: { type: 'string' },
-          labels: { type: 'string' },
-          preset: { type: 'string' },
-          'output-kind': { type: 'string' },
-          top: { type: 'string' },
-          target: { type: 'string' },
-          method: { type: 'string' },
-          window: { type: 'string' },
-          stride: { type: 'string' },
-          baseline: { type: 'string' },
-          workers: { type: 'string' },
-          steps: { type: 'string' },
-          samples: { type: 'string' },
-          layer: { type: 'string' },
-          metrics: { type: 'string' },
-          'metric-steps': { type: 'string' },
-          vis: { type: 'string', multiple: true },
-          out: { type: 'string' },
-          backend: { type: 'string' },
-          json: { type: 'boolean' },
-          quiet: { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-          version: { type: 'boolean', short: 'v' },
-        },
+        options: ONE_IMAGE_FLAGS,
       });
     } catch (error) {
       throw new UsageError(`${(error as Error).message.split('\n')[0]} (see easy-explain --help)`);
@@ -378,20 +326,3 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
-/** One line, with control characters (of a remote model's or server's text) replaced. */
-function oneLine(text: string): string {
-  return printable(text.replace(/\s*\n\s*/g, ' ').trim());
-}
-
-/** Each line of `text` made printable, keeping the line breaks and the progress bar's carriage returns. */
-function printableLines(text: string): string {
-  return text
-    .split(/(\r|\n)/)
-    .map((part) => (part === '\r' || part === '\n' ? part : printable(part)))
-    .join('');
-}
-
-/** JSON.stringify leaves DEL and C1 controls (e.g. U+009B, CSI) raw: escape them too, keeping the JSON valid. */
-function jsonSafeText(json: string): string {
-  return json.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}

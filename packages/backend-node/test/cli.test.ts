@@ -40,7 +40,7 @@ describe('easy-explain CLI', () => {
     expect(table[1]).toMatch(/^#\s+class\s+label\s+probability/);
     const top1 = Number(table[2].split(/\s+/)[1]);
     expect([285, 281]).toContain(top1);
-    expect(run.stdout).toContain(`Wrote 3 files to ${out}:`);
+    expect(run.stdout).toContain(`Wrote 4 files to ${out}:`);
     // stderr is not a TTY here: plain progress lines, ending at 100 %.
     expect(run.stderr).toContain('Explaining class');
     const done = run.stderr.match(/attribution 100% \((\d+)\/(\d+)\)/);
@@ -90,7 +90,7 @@ describe('easy-explain CLI', () => {
     expect([7, 173, 54]).toContain(doc.predictions[0].index);
     expect(doc.predictions[0].label).toMatch(/cat|tabby/);
     expect(doc.backend).toBe('wasm'); // tfjs-node is not installed here: auto falls back to wasm
-    expect(doc.files).toEqual([join(out, 'figure-1.png'), join(out, 'explanation.json')]);
+    expect(doc.files).toEqual([join(out, 'figure-1.png'), join(out, 'attribution.npy'), join(out, 'explanation.json')]);
     expect(JSON.parse(readFileSync(join(out, 'explanation.json'), 'utf8')).target).toEqual(doc.target);
   });
 

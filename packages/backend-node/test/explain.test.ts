@@ -61,7 +61,7 @@ describe('runEasyExplain', () => {
     const out = join(dir, 'out');
     const result = await runEasyExplain(mobilenet, { image: image('coffee.png'), target: 504, outDir: out, ...coarse });
     result.attribution.dispose();
-    expect(result.files).toEqual([join(out, 'figure-1.png'), join(out, 'explanation.json')]);
+    expect(result.files).toEqual([join(out, 'figure-1.png'), join(out, 'attribution.npy'), join(out, 'explanation.json')]);
     const saved = JSON.parse(readFileSync(join(out, 'explanation.json'), 'utf8'));
     expect(saved.target).toEqual({ index: 504, label: 'coffee mug' });
     expect(saved.predictions[0].index).toBe(967); // espresso

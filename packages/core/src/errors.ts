@@ -20,6 +20,8 @@ import type { AbortSignalLike } from './platform.js';
  * - `backend_unavailable`: the TF.js backend asked for cannot start here.
  * - `worker_failed`: a worker thread scoring occlusion windows crashed or stopped; the next call starts a new one.
  * - `aborted`: the caller's AbortSignal fired; no partial result is returned.
+ * - `image_failed`: explaining one image of a batch failed for a reason not covered above (the batch goes on).
+ * - `queue_unavailable`: the job queue's Redis server cannot be reached.
  */
 export type ExplainErrorCode =
   | 'invalid_input'
@@ -38,6 +40,8 @@ export type ExplainErrorCode =
   | 'backend_unavailable'
   | 'worker_failed'
   | 'aborted'
+  | 'image_failed'
+  | 'queue_unavailable'
   | (string & {});
 
 export class ExplainError extends Error {
