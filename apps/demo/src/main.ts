@@ -8,8 +8,8 @@ import {
   type ModelInfo,
   type RgbImage,
 } from '@easy-explain/backend-web';
-import { METHOD_NAMES, windowCount, type MethodName, type MethodOptions, type OcclusionMethodOptions, type Prediction } from '@easy-explain/core';
-import { predictionName, type HWC, type VisMethod, type VisSign } from '@easy-explain/viz';
+import { METHOD_NAMES, windowCount, type MethodName, type MethodOptions, type MetricName, type OcclusionMethodOptions, type Prediction } from '@easy-explain/core';
+import { drawMetricCurve, predictionName, type HWC, type VisMethod, type VisSign } from '@easy-explain/viz';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
@@ -288,8 +288,12 @@ async function explain(): Promise<void> {
   $('progress-text').textContent = 'starting…';
   $('timing').textContent = '';
   try {
+    const wantMetrics = ($('metrics') as HTMLInputElement).checked;
+    $('metrics-panel').hidden = true;
     const result = await client.explain(method, state.target, methodOptions(method), {
       partial: true,
+      // 32 steps keep deletion and insertion to 66 forward passes; the curves keep their shape.
+      ...(wantMetrics ? { metrics: ['deletion', 'insertion'] as MetricName[], metricOptions: { steps: 32 } } : {}),
       signal: controller.signal,
       onProgress: (done, total, partial) => {
         if (job !== controller) return;
@@ -310,6 +314,7 @@ async function explain(): Promise<void> {
     const workers = Number(result.parameters.workers ?? 1);
     $('timing').textContent = `${method} on ${result.backend}${workers > 1 ? ` in ${workers} workers` : ''}: ${(result.ms / 1000).toFixed(2)} s`;
     void render();
+    if (result.metrics) drawCurves(result.metrics);
     ($('download-png') as HTMLButtonElement).disabled = false;
     ($('download-json') as HTMLButtonElement).disabled = false;
     document.body.dataset.run = 'done';
@@ -325,6 +330,21 @@ async function explain(): Promise<void> {
       ($('cancel') as HTMLButtonElement).disabled = true;
     }
   }
+}
+
+/** Deletion and insertion curves beside the map (RISE's plots), with their AUCs. */
+function drawCurves(metrics: NonNullable<ExplainResult['metrics']>): void {
+  const curves = (['deletion', 'insertion'] as const).flatMap((name) => metrics[name]?.curves ?? []);
+  const canvas = $('curves') as HTMLCanvasElement;
+  const ctx = canvas.getContext('2d')!;
+  ctx.fillStyle = '#ffffff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  curves.forEach((curve, i) => drawMetricCurve(ctx, curve, { left: i * 360, top: 0, width: 360, height: 280 }));
+  $('metrics-text').textContent = curves
+    .map((c) => `${c.metric} AUC ${c.auc.toFixed(3)} (${c.metric === 'deletion' ? 'lower' : 'higher'} is more faithful)`)
+    .join(' · ');
+  $('metrics-panel').hidden = false;
+  document.body.dataset.metrics = 'ready';
 }
 
 function download(name: string, blob: Blob): void {

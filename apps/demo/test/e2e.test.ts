@@ -373,6 +373,84 @@ describe('photo before the model', () => {
   });
 });
 
+describe('faithfulness in the demo', () => {
+  it('draws deletion and insertion curves beside the map, with the AUCs the worker computed', async () => {
+    const { page, context } = await open('?backend=wasm');
+    await uploadCoffee(page);
+    await page.selectOption('#method', 'grad_cam');
+    await page.check('#metrics');
+    await page.click('#run');
+    await page.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.run ?? ''), null, { timeout: 600_000 });
+    expect(await demo(page, 'd.state.error')).toBeUndefined();
+    const metrics = await demo<Record<string, { values: number[]; curves: { x: number[]; y: number[]; auc: number }[] }>>(page, 'd.state.result.metrics');
+    for (const name of ['deletion', 'insertion']) {
+      const [auc] = metrics[name].values;
+      expect(auc).toBeGreaterThan(0);
+      expect(auc).toBeLessThan(1);
+      expect(metrics[name].curves[0].x).toHaveLength(33);
+      expect(metrics[name].curves[0].auc).toBe(auc);
+    }
+    // Grad-CAM ranks the cup first: deleting it loses espresso sooner than inserting it brings espresso back.
+    expect(metrics.deletion.values[0]).toBeLessThan(metrics.insertion.values[0]);
+    expect(await page.evaluate(() => document.body.dataset.metrics)).toBe('ready');
+    expect(await page.textContent('#metrics-text')).toMatch(/deletion AUC 0\.\d{3}.*insertion AUC 0\.\d{3}/);
+    // The curves are drawn: the shaded area under them is not the white background.
+    const coloured = await page.evaluate(() => {
+      const c = document.getElementById('curves') as HTMLCanvasElement;
+      const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < data.length; i += 4) if (data[i] < 200 || data[i + 1] < 200) n++;
+      return n;
+    });
+    expect(coloured).toBeGreaterThan(2000);
+    await shot(page, 'faithfulness-curves');
+    await context.close();
+  });
+});
+
+describe('a PyTorch model (ONNX)', () => {
+  it('loads resnet18.onnx through the file picker and explains it with Grad-CAM on webgpu, matching Node', async () => {
+    const resnet18 = join(sharedDir, 'models/onnx/resnet18.onnx');
+    const { page, context } = await open();
+    expect(await page.evaluate(() => document.body.dataset.backend)).toBe('webgpu');
+    await page.click('summary');
+    await page.selectOption('#preset', 'imagenet');
+    await page.setInputFiles('#model-files', resnet18);
+    await page.click('#load-model');
+    await page.waitForFunction(() => document.body.dataset.model === 'ready' || !document.getElementById('error')!.hidden, null, { timeout: 300_000 });
+    expect(await page.isHidden('#error')).toBe(true);
+    expect(await page.textContent('#model-status')).toMatch(/onnx.*1000 classes/);
+    const predictions = await uploadCoffee(page);
+
+    // The same file and photo in Node (wasm): the same top-5 classes.
+    await setupBackend('wasm');
+    const model = await loadModel(resnet18, { preset: 'imagenet' });
+    const image = await loadImage(coffee);
+    const { input } = await prepareInput(image, 'imagenet', model.inputShape);
+    const scores = tf.tidy(() => model.predict(input));
+    const values = Array.from(await scores.data());
+    const top5 = values.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0]).slice(0, 5).map(([, i]) => i);
+    tf.dispose([image, input, scores]);
+    model.dispose();
+    expect(predictions.map((p) => p.index)).toEqual(top5);
+
+    await page.selectOption('#method', 'grad_cam');
+    await page.click('#run');
+    await page.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.run ?? ''), null, { timeout: 600_000 });
+    expect(await demo(page, 'd.state.error')).toBeUndefined();
+    const result = await demo<{ backend: string; shape: number[]; parameters: { layer: string }; spread: number }>(
+      page,
+      '({ ...d.state.result, attribution: undefined, spread: d.state.result.attribution.reduce((m, v) => Math.max(m, v), -Infinity) - d.state.result.attribution.reduce((m, v) => Math.min(m, v), Infinity) })',
+    );
+    expect(result.backend).toBe('webgpu');
+    expect(result.shape).toEqual([1, 224, 224, 3]);
+    expect(result.parameters.layer).toBe('layer4/layer4.1/relu_1/Relu_output_0');
+    expect(result.spread).toBeGreaterThan(0);
+    await shot(page, 'onnx-resnet18-grad-cam');
+    await context.close();
+  });
+});
+
 describe('bad input', () => {
   it('says so for a non-image file, and stays usable', async () => {
     const { page, context } = await open('?backend=wasm');

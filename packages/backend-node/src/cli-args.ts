@@ -61,11 +61,16 @@ export const EXPLAIN_FLAGS = {
   layer: { type: 'string' },
   metrics: { type: 'string' },
   'metric-steps': { type: 'string' },
+  'cam-explain': { type: 'boolean' },
+  'cam-layers': { type: 'string' },
+  threshold: { type: 'string' },
   vis: { type: 'string', multiple: true },
   backend: { type: 'string' },
 } as const;
 
-export type ExplainFlagValues = { -readonly [K in keyof typeof EXPLAIN_FLAGS]?: (typeof EXPLAIN_FLAGS)[K] extends { multiple: true } ? string[] : string };
+export type ExplainFlagValues = {
+  -readonly [K in keyof typeof EXPLAIN_FLAGS]?: (typeof EXPLAIN_FLAGS)[K] extends { multiple: true } ? string[] : (typeof EXPLAIN_FLAGS)[K] extends { type: 'boolean' } ? boolean : string;
+};
 
 export function integer(value: string | undefined, flag: string, min: number): number | undefined {
   if (value === undefined) return undefined;
@@ -121,6 +126,7 @@ export interface ExplainSettings {
 
 /** Checks every explanation flag (before anything loads) and maps them onto explainBatch's options. */
 export function explainSettings(o: ExplainFlagValues): ExplainSettings {
+  if (o['cam-explain']) throw new UsageError('--cam-explain explains one image at a time; run it once per image.');
   const window = integer(o.window, '--window', 1);
   const stride = integer(o.stride, '--stride', 1);
   const baseline = number(o.baseline, '--baseline');

@@ -4,7 +4,10 @@ import { access, constants, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ExplainError, type Model } from '@easy-explain/core/internal';
 import {
+  explainCams,
   explainImage,
+  type CamExplainRunOptions,
+  type CamExplainRunResult,
   type EasyExplainOptions as SharedOptions,
   type EasyExplainResult as SharedResult,
   type ExplainPlatform,
@@ -12,7 +15,7 @@ import {
   type ModelMetadata,
 } from '@easy-explain/runtime';
 import { ensureBackend } from './backend.js';
-import { drawCurves, drawRow, type Figure } from './figures.js';
+import { drawCurves, drawPanels, drawRow, type Figure } from './figures.js';
 import { decodeImage, type ImageSource, type RgbImage } from './image.js';
 import { versioned, writeAttributionNpy, type ExplanationFile } from './explanation-file.js';
 import { loadLabels } from './labels.js';
@@ -40,6 +43,7 @@ const nodePlatform: ExplainPlatform<ImageSource | RgbImage, Figure> = {
   },
   readLabels: (where) => loadLabels(where),
   drawFigure: drawRow,
+  drawPanels,
   drawCurves,
 };
 
@@ -119,4 +123,51 @@ export async function runEasyExplain(model: Model & ModelMetadata, options: Easy
     result.attribution.dispose();
     throw error;
   }
+}
+
+/** runCamExplain's options: CAMExplain's, with Node's image sources and an output folder. */
+export type CamExplainOptions = CamExplainRunOptions<ImageSource | RgbImage> & {
+  /** Write cam-figure-1.png, … and cam-explanation.json into this folder (checked before any work). */
+  outDir?: string;
+};
+export type CamExplainResult = CamExplainRunResult<Figure> & { files?: string[] };
+
+/**
+ * easy-explain's CAMExplain in one call: torchcam's SmoothGradCAM++ on the top class with its overlay, the LayerCAM
+ * localisation mask, and the fused LayerCAM of `layers`, as easy-explain's figures; with outDir, written as
+ * cam-figure-N.png and cam-explanation.json.
+ *
+ * @example
+ * ```ts
+ * const result = await runCamExplain(model, { image: 'cat.png', layers: ['conv_pw_11_relu', 'conv_pw_13_relu'], outDir: 'out' });
+ * console.log(result.targetLabel, result.explanation.layer, result.files);
+ * ```
+ */
+export async function runCamExplain(model: Model & ModelMetadata, options: CamExplainOptions): Promise<CamExplainResult> {
+  const dir = options.outDir === undefined ? undefined : await prepareOutDir(options.outDir);
+  const result = await explainCams(nodePlatform, model, options);
+  if (dir === undefined) return result;
+  const files: string[] = [];
+  for (const [i, figure] of result.figures.entries()) {
+    const file = join(dir, `cam-figure-${i + 1}.png`);
+    await writeFile(file, figure.png);
+    files.push(file);
+  }
+  const { explanation: e } = result;
+  const shape = (m: { height: number; width: number }) => [m.height, m.width];
+  const record = {
+    tool: nodePlatform.tool,
+    createdAt: new Date().toISOString(),
+    model: { source: model.source ?? 'in-memory', format: model.format },
+    predictions: result.predictions,
+    target: { index: result.target, label: result.targetLabel },
+    smoothGradCamPP: { layer: e.layer, shape: shape(e.smoothGradCamPP) },
+    localisationMask: { layer: e.maskLayer, threshold: options.threshold ?? 0.5, shape: shape(e.localisationMask) },
+    fused: e.fused && { layers: e.layers, shape: shape(e.fused) },
+    figures: result.figures.map((f, i) => ({ file: `cam-figure-${i + 1}.png`, titles: f.titles, width: f.width, height: f.height })),
+  };
+  const json = join(dir, 'cam-explanation.json');
+  await writeFile(json, JSON.stringify(record, null, 2) + '\n');
+  files.push(json);
+  return { ...result, files };
 }

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { createCanvas, GlobalFonts } from '@napi-rs/canvas';
-import { drawMetricCurve, makePanels, renderFigure, type HWC, type MetricCurveLike, type VisMethod, type VisSign } from '@easy-explain/viz';
+import { drawMetricCurve, makePanels, renderFigure, type HWC, type MetricCurveLike, type PanelSpec, type VisMethod, type VisSign } from '@easy-explain/viz';
 
 const require = createRequire(import.meta.url);
 /** The family figures are drawn in: matplotlib's default font, shipped by `@fontsource/dejavu-sans` so no system font is needed. */
@@ -34,6 +34,14 @@ export interface Figure {
   height: number;
   /** The figure as a PNG file. */
   png: Uint8Array;
+}
+
+/** Draws panels side by side (titles, colour bars) and encodes the figure as PNG. */
+export async function drawPanels(panels: readonly PanelSpec[]): Promise<Figure> {
+  registerFonts();
+  const canvas = renderFigure((w, h) => createCanvas(w, h), panels, { fontFamily: `${FIGURE_FONT}, sans-serif` });
+  const png = await canvas.encode('png');
+  return { methods: [], signs: [], titles: panels.map((p) => p.title ?? ''), width: canvas.width, height: canvas.height, png: new Uint8Array(png.buffer, png.byteOffset, png.length) };
 }
 
 /** Draws one row of panels (easy-explain's visualize_image_attr_multiple call) and encodes it as PNG. */

@@ -21,7 +21,7 @@ export { PRESET_NAMES, presetOptions, type PresetName } from './preset.js';
 export { prepareInput, type PreparedInput } from '@easy-explain/runtime';
 export { DEFAULT_VIS_TYPES, DEFAULT_VIS_SIGNS, checkVis, parseVisRow } from '@easy-explain/runtime';
 export { registerFonts, drawRow, FIGURE_FONT, type Figure } from './figures.js';
-export { runEasyExplain, type EasyExplainOptions, type EasyExplainResult, type Explanation } from './explain.js';
+export { runCamExplain, runEasyExplain, type CamExplainOptions, type CamExplainResult, type EasyExplainOptions, type EasyExplainResult, type Explanation } from './explain.js';
 export { ExplainError } from '@easy-explain/core';
 export {
   explainBatch,

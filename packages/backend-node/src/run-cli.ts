@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { METHOD_NAMES, METRIC_NAMES, type MethodName, type Prediction } from '@easy-explain/core/internal';
 import type { VisMethod, VisSign } from '@easy-explain/viz';
 import { BACKEND_NAMES, setupBackend } from './backend.js';
-import { runEasyExplain } from './explain.js';
+import { runCamExplain, runEasyExplain } from './explain.js';
 import { decodeImage } from './image.js';
 import { loadLabels } from './labels.js';
 import { DEFAULT_MODEL_URL, resolveModel } from './model.js';
@@ -79,6 +79,12 @@ Options:
   --samples <n>           smoothgrad: noisy samples (default: 20)
   --layer <name>          grad_cam, guided_grad_cam: layer to explain (default: the last 4-D activation
                           before global pooling)
+  --cam-explain           easy-explain's CAMExplain instead of one method: torchcam's SmoothGradCAM++ on the top
+                          class (--layer, default the last spatial layer) with its overlay, the LayerCAM
+                          localisation mask, and the fused LayerCAM of --cam-layers; writes cam-figure-N.png
+                          and cam-explanation.json
+  --cam-layers <list>     --cam-explain: layers to fuse, comma-separated (easy-explain's multiple_layers)
+  --threshold <x>         --cam-explain: localisation mask threshold (default: 0.5)
   --metrics <list>        faithfulness metrics of the map, comma-separated: ${METRIC_NAMES.join(', ')};
                           deletion/insertion curves go to metrics.png, every value to explanation.json
   --metric-steps <n>      deletion/insertion: steps of the curve (default: the image height, as RISE)
@@ -222,6 +228,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const samples = integer(o.samples, '--samples', 1);
     const metrics = o.metrics === undefined ? undefined : o.metrics.split(',').map((m) => oneOf(m.trim(), '--metrics', METRIC_NAMES)!);
     const metricSteps = integer(o['metric-steps'], '--metric-steps', 1);
+    const threshold = number(o.threshold, '--threshold');
     const method = (oneOf(o.method, '--method', METHOD_NAMES as readonly string[]) ?? 'occlusion') as MethodName;
     const backendName = oneOf(o.backend, '--backend', BACKEND_NAMES) ?? 'auto';
     const outputKind = oneOf(o['output-kind'], '--output-kind', ['logits', 'probabilities'] as const);
@@ -255,6 +262,35 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const loadMs = Math.round(performance.now() - t0);
 
     const progress = progressReporter(stderr);
+    if (o['cam-explain']) {
+      try {
+        const result = await runCamExplain(model, {
+          image: pixels,
+          labels,
+          target,
+          preset,
+          layer: o.layer,
+          layers: o['cam-layers']?.split(',').map((l) => l.trim()).filter(Boolean),
+          threshold,
+          outDir,
+          signal: io.signal,
+          onProgress: quiet ? undefined : (done, total) => progress.update(done, total, 'SmoothGradCAM++'),
+        });
+        progress.finish();
+        if (json) {
+          stdout.write(jsonSafeText(JSON.stringify({ target: result.target, label: result.targetLabel, predictions: result.predictions, files: result.files }, null, 2)) + '\n');
+        } else {
+          say(`Top ${result.predictions.length} predictions for ${image} (model: ${model.source}, backend: ${backend}):\n`);
+          say(table(result.predictions, result.target));
+          say(`CAMExplain of class ${result.target} (${result.targetLabel}) at ${result.explanation.layer}; wrote ${result.files!.length} files to ${outDir}:\n`);
+          for (const file of result.files!) say(`  ${file}\n`);
+        }
+      } finally {
+        progress.finish();
+        model.dispose();
+      }
+      return 0;
+    }
     try {
       const result = await runEasyExplain(model, {
         image: pixels,

@@ -331,3 +331,28 @@ describe('easy-explain CLI', () => {
     expect(existsSync(join(out, 'figure-1.png'))).toBe(false);
   });
 });
+
+describe('easy-explain --cam-explain', () => {
+  it("draws easy-explain's CAMExplain figures: SmoothGradCAM++, the localisation mask, the fused layers", async () => {
+    const out = join(dir, 'cam');
+    const run = await runCli([image('chelsea.png'), '--model', MOBILENET, '--cam-explain', '--cam-layers', 'conv_pw_11_relu,conv_pw_13_relu', '--out', out]);
+    expect(run.code, run.stderr).toBe(0);
+    const doc = JSON.parse(readFileSync(join(out, 'cam-explanation.json'), 'utf8'));
+    expect([285, 281]).toContain(doc.target.index);
+    expect(doc.target.index).toBe(doc.predictions[0].index);
+    expect(doc.smoothGradCamPP).toEqual({ layer: 'conv_pw_13_relu', shape: [7, 7] });
+    expect(doc.localisationMask).toEqual({ layer: 'conv_pw_13_relu', threshold: 0.5, shape: [224, 224] });
+    expect(doc.fused).toEqual({ layers: ['conv_pw_11_relu', 'conv_pw_13_relu'], shape: [14, 14] });
+    expect(doc.figures.map((f: { titles: string[] }) => f.titles.length)).toEqual([2, 2, 4]);
+    for (const figure of doc.figures) {
+      const meta = await sharp(join(out, figure.file)).metadata();
+      expect([meta.format, meta.width, meta.height]).toEqual(['png', figure.width, figure.height]);
+    }
+    expect(run.stdout).toMatch(/CAMExplain of class \d+ .* at conv_pw_13_relu; wrote 4 files/);
+  });
+
+  it('refuses an unknown layer and a bad threshold in one line', async () => {
+    expectRefusal(await runCli([image('chelsea.png'), '--model', MOBILENET, '--cam-explain', '--cam-layers', 'nope', '--out', join(dir, 'cam-bad')]), /nope/);
+    expectRefusal(await runCli([image('chelsea.png'), '--model', MOBILENET, '--cam-explain', '--threshold', 'half']), /--threshold must be a number/);
+  });
+});

@@ -1,4 +1,4 @@
-import { ExplainError, type MethodName, type MethodOptions, type Prediction } from '@easy-explain/core';
+import { ExplainError, type MethodName, type MethodOptions, type MetricName, type Prediction } from '@easy-explain/core';
 import { PendingRequests } from '@easy-explain/runtime';
 import type { SetupBackendOptions } from './backend.js';
 import { decodeImage, type ImageSource, type RgbImage } from './image.js';
@@ -73,8 +73,13 @@ export class ExplainWorkerClient {
   }
 
   /** Attributes the last predicted image to `target` with a method of core's table (its options in Captum's names); cancel with `job.signal`. */
-  explain(method: MethodName, target: number, options: MethodOptions = {}, job: JobOptions & { partial?: boolean } = {}): Promise<ExplainResult> {
-    return this.call({ type: 'explain', method, target, options, partial: job.partial ?? false }, job);
+  explain(
+    method: MethodName,
+    target: number,
+    options: MethodOptions = {},
+    job: JobOptions & { partial?: boolean; metrics?: MetricName[]; metricOptions?: { steps?: number } } = {},
+  ): Promise<ExplainResult> {
+    return this.call({ type: 'explain', method, target, options, partial: job.partial ?? false, metrics: job.metrics, metricOptions: job.metricOptions }, job);
   }
 
   /**

@@ -44,6 +44,10 @@ const webPlatform: ExplainPlatform<ImageSource, Figure> = {
   decodeImage: (image) => decodeImage(image),
   describeImage: (image) => (typeof image === 'string' ? image : image instanceof URL ? image.href : 'image'),
   readLabels: (url, signal) => fetchLabels(url, signal as AbortSignal | undefined),
+  async drawPanels(panels) {
+    const canvas = renderFigure(newCanvas, panels);
+    return { methods: [], signs: [], titles: panels.map((p) => p.title ?? ''), width: canvas.width, height: canvas.height, canvas };
+  },
   async drawCurves(curves) {
     const [width, height] = [360, 280];
     const canvas = newCanvas(width * curves.length, height);

@@ -1,4 +1,4 @@
-import type { InterpolateMode, IntegrationMethod, MethodName, MethodOptions, NoiseTunnelType, Prediction, OutputKind } from '@easy-explain/core';
+import type { InterpolateMode, IntegrationMethod, MethodName, MethodOptions, MetricCurve, MetricName, NoiseTunnelType, Prediction, OutputKind } from '@easy-explain/core';
 import type { PresetName } from './preset.js';
 import type { BackendAttempt, SetupBackendOptions } from './backend.js';
 import type { RgbImage } from './image.js';
@@ -19,7 +19,16 @@ export type WorkerRequest =
       options: { outputKind?: OutputKind; preset?: PresetName; labels?: unknown; outputLayer?: string };
     }
   | { type: 'predict'; image: RgbImage; k: number }
-  | { type: 'explain'; method: MethodName; target: number; options: MethodOptions; partial: boolean }
+  | {
+      type: 'explain';
+      method: MethodName;
+      target: number;
+      options: MethodOptions;
+      partial: boolean;
+      /** Faithfulness metrics of the attribution (deletion, insertion, …), computed in the worker after it. */
+      metrics?: MetricName[];
+      metricOptions?: { steps?: number };
+    }
   | {
       type: 'attribute';
       input: Float32Array;
@@ -104,6 +113,8 @@ export interface ExplainResult {
   backend: string;
   /** Wall time of the attribution in the worker, in ms. */
   ms: number;
+  /** The metrics asked for: one value per image, and deletion/insertion curves. */
+  metrics?: Partial<Record<MetricName, { values: number[]; curves?: MetricCurve[] }>>;
 }
 
 export type WorkerReply =

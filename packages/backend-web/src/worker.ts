@@ -2,7 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   predictClasses,
   runMethod,
+  runMetric,
   type MethodOptions,
+  type MetricCurve,
+  type MetricResult,
   type MethodResult,
   type Model,
   type NoiseTunnelInner,
@@ -161,17 +164,28 @@ export function serveExplainWorker(scope: WorkerScope, options: ExplainWorkerOpt
         const m = requireModel();
         if (!input) throw Object.assign(new Error('Pick an image first.'), { code: 'invalid_input' });
         const x = input;
-        const result = await attribute(id, request.target, (onProgress, onPartial, signal) =>
-          runMethod(
+        const metrics: NonNullable<ExplainResult['metrics']> = {};
+        const result = await attribute(id, request.target, async (onProgress, onPartial, signal) => {
+          const run = await runMethod(
             request.method,
             m,
             x,
             // Occlusion with live maps: the coarse grid first, then the full one (identical final map).
             { target: request.target, onProgress, signal, ...(request.partial ? { progressive: true, onPartial } : {}) },
             request.options,
-          ),
-        );
-        return { value: result, transfer: [result.attribution.buffer] };
+          );
+          try {
+            for (const name of request.metrics ?? []) {
+              const { values, curves } = (await runMetric(name, m, x, run.attribution, { ...request.metricOptions, target: request.target, signal })) as MetricResult & { curves?: MetricCurve[] };
+              metrics[name] = { values, curves };
+            }
+          } catch (error) {
+            run.attribution.dispose();
+            throw error;
+          }
+          return run;
+        });
+        return { value: request.metrics?.length ? { ...result, metrics } : result, transfer: [result.attribution.buffer] };
       }
       case 'attribute': {
         // Raw tensors in, raw attribution out: for parity checks against reference data.

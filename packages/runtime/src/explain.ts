@@ -22,7 +22,7 @@ import {
   type PreprocessPreset,
 } from '@easy-explain/core';
 import { checkPreset, methodEntry, throwIfAborted } from '@easy-explain/core/internal';
-import { predictionName, type HWC, type VisMethod, type VisSign } from '@easy-explain/viz';
+import { predictionName, type HWC, type PanelSpec, type VisMethod, type VisSign } from '@easy-explain/viz';
 import { imagenetLabels, resolveLabels, type LabelsSource } from './labels.js';
 import { prepareInput, type RgbImage } from './prepare.js';
 import { checkVis, DEFAULT_VIS_SIGNS, DEFAULT_VIS_TYPES } from './vis.js';
@@ -144,6 +144,8 @@ export interface ExplainPlatform<Image, F extends FigureInfo> {
   describeImage(image: Image): string;
   /** Reads labels a caller named by a string (a file in Node, a URL in a browser). */
   readLabels(where: string, signal?: AbortSignalLike): Promise<Labels>;
+  /** Draws panels side by side as one figure (CAMExplain's rows). */
+  drawPanels(panels: readonly PanelSpec[]): Promise<F>;
   /** Draws deletion/insertion curves side by side as one figure. */
   drawCurves(curves: MetricCurve[]): Promise<F>;
   drawFigure(
@@ -234,9 +236,9 @@ export async function explainImage<Image, F extends FigureInfo>(
   let attribution: tf.Tensor4D | undefined;
   try {
     // Options are resolved and checked once, against the real input, before the predictions are computed.
-    const given = options.methodOptions as { layer?: unknown } | undefined;
+    const asked = options.methodOptions as { layer?: unknown } | undefined;
     // Layers may be named as the model's source names them (an ONNX tensor name); the table takes the model's own.
-    const layered = typeof given?.layer === 'string' && model.resolveLayer ? { ...given, layer: model.resolveLayer(given.layer) } : given;
+    const layered = typeof asked?.layer === 'string' && model.resolveLayer ? { ...asked, layer: model.resolveLayer(asked.layer) } : asked;
     const methodOptions = entry.resolve((layered ?? {}) as MethodOptions, input.shape);
     throwIfAborted(signal);
 

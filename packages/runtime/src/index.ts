@@ -44,3 +44,4 @@ export {
 } from './download.js';
 export { validateWeightsManifest, shardPathProblem, MAX_SHARDS, type ShardGroup, type WeightSpec } from './manifest.js';
 export { printable, hasControl } from './text.js';
+export { explainCams, type CamExplainRunOptions, type CamExplainRunResult } from './cam-explain.js';

@@ -145,7 +145,7 @@ async function readAll(source: ModelFileSource): Promise<ModelFiles> {
   const onnxByName = isOnnxName(source.where);
   const raw = await source.readJson(onnxByName ? MODEL_MAX_BYTES : MODEL_JSON_MAX_BYTES);
   if (onnxByName) {
-    if (!isOnnx(raw)) throw notAModel(source.where, raw.length);
+    if (!isOnnx(raw)) throw notAModel(source.where, raw);
     return { format: 'onnx', bytes: raw };
   }
   let json: tf.io.ModelJSON;
@@ -154,7 +154,7 @@ async function readAll(source: ModelFileSource): Promise<ModelFiles> {
   } catch {
     // Detected by content: an ONNX file under another name.
     if (isOnnx(raw)) return { format: 'onnx', bytes: raw };
-    throw notAModel(source.where, raw.length);
+    throw notAModel(source.where, raw);
   }
   if (typeof json !== 'object' || json === null || typeof json.modelTopology !== 'object' || json.modelTopology === null) {
     throw new ExplainError('invalid_model', `${source.where} has no modelTopology; it is not a TF.js model.json.`);
@@ -191,8 +191,10 @@ async function readAll(source: ModelFileSource): Promise<ModelFiles> {
   return { json, shards, format: detectFormat(json) };
 }
 
-function notAModel(where: string, length: number): ExplainError {
-  const what = length === 0 ? 'is empty' : 'is neither a TF.js model.json nor an ONNX model (or it is truncated)';
+function notAModel(where: string, raw: Uint8Array): ExplainError {
+  const looksJson = /\.json$/i.test(where.replace(/[?#].*$/, '')) || /^\s*[{[]/.test(new TextDecoder().decode(raw.subarray(0, 64)));
+  const what =
+    raw.length === 0 ? 'is empty' : looksJson ? 'is not JSON (it is truncated or damaged)' : 'is neither a TF.js model.json nor an ONNX model (or it is truncated)';
   return new ExplainError('invalid_model', `${where} ${what}; pass a TF.js model.json or a .onnx file exported from PyTorch.`);
 }
 

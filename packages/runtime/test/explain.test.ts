@@ -28,6 +28,10 @@ function platform(log: string[]): ExplainPlatform<string, FigureInfo & { title: 
     readLabels: async () => {
       throw new Error('not used');
     },
+    drawPanels: async (panels) => {
+      log.push(`panels ${panels.map((p) => `${p.image.width}x${p.image.height}`).join('+')}`);
+      return { methods: [], signs: [], titles: panels.map((p) => p.title ?? ''), width: 1, height: 1, title: 'panels' };
+    },
     drawCurves: async (curves) => {
       log.push(`curves ${curves.map((c) => c.metric).join('+')}`);
       return { methods: [], signs: [], titles: [], width: 1, height: 1, title: 'curves' };

@@ -55,4 +55,4 @@ export {
   type MetricCurveLike,
   type MetricCurveOptions,
 } from './metric-curve.js';
-export { overlayMask, resizeBicubicPil, type MaskLike, type OverlayMaskOptions } from './overlay.js';
+export { colorizeMap, overlayMask, resizeBicubicPil, type MaskLike, type OverlayMaskOptions } from './overlay.js';

@@ -140,3 +140,28 @@ export function overlayMask(image: HWC, mask: MaskLike, options: OverlayMaskOpti
   }
   return { width, height, data: out };
 }
+
+/**
+ * A map drawn as matplotlib's imshow draws it (what easy-explain shows for raw CAMs): values min-max scaled to the
+ * colour map's range, one pixel per value; a constant map takes the colour map's lowest colour. Returns RGBA pixels.
+ */
+export function colorizeMap(map: MaskLike, colormapName: string | Colormap = 'viridis'): ImageDataLike {
+  const { data, height, width } = map;
+  if (!map || data.length !== height * width || height < 1 || width < 1) {
+    throw new ExplainError('invalid_option', 'The map must be { data, height, width } with height·width values.');
+  }
+  const cmap = colormap(colormapName);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] < lo) lo = data[i];
+    if (data[i] > hi) hi = data[i];
+  }
+  const range = hi > lo ? hi - lo : 1;
+  const out = new Uint8ClampedArray(height * width * 4);
+  for (let i = 0; i < data.length; i++) {
+    const [r, g, b] = cmap.rgba((data[i] - lo) / range);
+    out.set([r * 255, g * 255, b * 255, 255], i * 4);
+  }
+  return { width, height, data: out };
+}
