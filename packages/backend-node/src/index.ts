@@ -22,3 +22,4 @@ export { DEFAULT_VIS_TYPES, DEFAULT_VIS_SIGNS, checkVis, parseVisRow } from '@ea
 export { registerFonts, drawRow, FIGURE_FONT, type Figure } from './figures.js';
 export { runEasyExplain, type EasyExplainOptions, type EasyExplainResult, type Explanation } from './explain.js';
 export { ExplainError } from '@easy-explain/core';
+export { OnnxEngine, nativeOcclusionScorer, type OnnxEngineOptions } from './native/onnx-engine.js';
