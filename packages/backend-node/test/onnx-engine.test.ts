@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Occlusion, type Model } from '@easy-explain/core/internal';
 import { loadModel, OnnxEngine, setupBackend, type LoadedModel } from '@easy-explain/backend-node';
+import { nativeThreads } from '../src/native/onnx-engine';
 import { SHARED } from './helpers';
 
 const REFERENCE = join(SHARED, 'reference');
@@ -37,7 +38,7 @@ describe('OnnxEngine on tiny_cnn.onnx vs Captum', () => {
   let model: LoadedModel;
   beforeAll(async () => {
     await setupBackend('cpu');
-    engine = (await OnnxEngine.create(readFileSync(join(ONNX, 'tiny_cnn.onnx')), { threads: 1 }))!;
+    engine = (await OnnxEngine.create(readFileSync(join(ONNX, 'tiny_cnn.onnx')), { workers: 1, threads: 1 }))!;
     expect(engine).toBeDefined();
     model = await loadModel(join(REFERENCE, 'model', 'model.json'));
   });
@@ -81,7 +82,7 @@ describe('OnnxEngine on tiny_cnn.onnx vs Captum', () => {
     expect(maxAbsDiff(attached.dataSync(), explicit.dataSync())).toBe(0);
     // Detached, TF.js scores again: equal within float32 noise, not bit for bit.
     await engine.dispose(model);
-    engine = (await OnnxEngine.create(readFileSync(join(ONNX, 'tiny_cnn.onnx')), { threads: 1 }))!;
+    engine = (await OnnxEngine.create(readFileSync(join(ONNX, 'tiny_cnn.onnx')), { workers: 1, threads: 1 }))!;
     const tfjs = await new Occlusion(model).attribute(x, { ...options, incremental: false });
     const gap = maxAbsDiff(tfjs.dataSync(), explicit.dataSync());
     expect(gap).toBeGreaterThan(0);
@@ -94,6 +95,7 @@ describe('OnnxEngine on tiny_cnn.onnx vs Captum', () => {
     await expect(OnnxEngine.create(corrupt)).rejects.toMatchObject({ name: 'ExplainError', code: 'invalid_model' });
     await expect(OnnxEngine.create(new TextEncoder().encode('not a model'))).rejects.toMatchObject({ code: 'invalid_model' });
     await expect(OnnxEngine.create(new Uint8Array(8), { threads: 0 })).rejects.toMatchObject({ code: 'invalid_option' });
+    await expect(OnnxEngine.create(corrupt, { incremental: true })).rejects.toMatchObject({ code: 'invalid_model' });
   });
 
   it('rejects a target the ONNX model does not have', async () => {
@@ -104,13 +106,12 @@ describe('OnnxEngine on tiny_cnn.onnx vs Captum', () => {
   });
 });
 
-describe('OnnxEngine on resnet18.onnx vs Captum (window 56, stride 28)', () => {
-  it('matches the stored occlusion map within 1e-4 of its maximum', async () => {
-    const index = readJson(join(REFERENCE, 'onnx', 'index.json'));
-    const entry = index.arrays['resnet18/occlusion_56_28'];
-    const engine = (await OnnxEngine.create(readFileSync(join(ONNX, 'resnet18.onnx')), { threads: 2 }))!;
+describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28)', () => {
+  const index = readJson(join(REFERENCE, 'onnx', 'index.json'));
+  const occlude = async (engine: OnnxEngine, name: string) => {
+    const entry = index.arrays[`${name}/occlusion_56_28`];
     const before = tf.memory().numTensors;
-    const x = tf.tensor4d(readBin(index.arrays['resnet18/input'].file), [1, 224, 224, 3]);
+    const x = tf.tensor4d(readBin(index.arrays[`${name}/input`].file), [1, 224, 224, 3]);
     const map = await new Occlusion(unusedModel).attribute(x, {
       target: entry.target,
       slidingWindowShapes: [56, 56, 3],
@@ -118,13 +119,65 @@ describe('OnnxEngine on resnet18.onnx vs Captum (window 56, stride 28)', () => {
       baselines: 0,
       scorer: engine.scorer,
     });
-    const error = maxAbsDiff(map.dataSync(), readBin(entry.file));
+    const values = map.dataSync() as Float32Array;
     tf.dispose([x, map]);
     expect(tf.memory().numTensors).toBe(before);
-    await engine.dispose();
-    // Occlusion differences are sums of float32 logit differences; two float32 implementations agree to ~1e-5 of
-    // the maximum (../shared/reference/onnx/README.md).
-    expect(error).toBeLessThan(1e-4 * entry.max_abs);
-    console.log(`native resnet18 occlusion 56/28: max |Δ| ${error.toExponential(2)} = ${(error / entry.max_abs).toExponential(2)} of max`);
+    return { values, reference: readBin(entry.file), maxAbs: entry.max_abs as number };
+  };
+
+  // Occlusion differences are sums of float32 logit differences; two float32 implementations agree to ~1e-5 of the
+  // maximum (../shared/reference/onnx/README.md), so 1e-4 of the maximum is the bar, against Captum and between
+  // our own full and incremental passes alike.
+  for (const name of ['resnet18', 'mobilenet_v1_0.75', 'squeezenet1_1']) {
+    it(`${name}: full forwards and incremental inference match Captum within 1e-4 of the maximum`, async () => {
+      const bytes = readFileSync(join(ONNX, `${name}.onnx`));
+      const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 2 }))!;
+      const incremental = (await OnnxEngine.create(bytes, { workers: 1, threads: 2, incremental: true }))!;
+      expect(full.incremental).toBeUndefined();
+      expect(incremental.incremental).toBeDefined();
+      const a = await occlude(full, name);
+      const b = await occlude(incremental, name);
+      const saved = 1 - incremental.incremental!.flops.incremental / incremental.incremental!.flops.full;
+      await Promise.all([full.dispose(), incremental.dispose()]);
+      const errors = [maxAbsDiff(a.values, a.reference), maxAbsDiff(b.values, a.reference), maxAbsDiff(a.values, b.values)].map((e) => e / a.maxAbs);
+      console.log(`native ${name} 56/28, of max: full vs Captum ${errors[0].toExponential(2)}, incremental vs Captum ${errors[1].toExponential(2)}, incremental vs full ${errors[2].toExponential(2)}; multiply-adds saved ${(saved * 100).toFixed(1)} %`);
+      for (const e of errors) expect(e).toBeLessThan(1e-4);
+      expect(saved).toBeGreaterThan(0.3);
+    });
+  }
+
+  it('mobilenet_v2 (BatchNormalization nodes kept): incremental equals full forwards within 1e-4 of the maximum', async () => {
+    const bytes = readFileSync(join(ONNX, 'mobilenet_v2.onnx'));
+    const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 2 }))!;
+    const incremental = (await OnnxEngine.create(bytes, { workers: 1, threads: 2, incremental: true }))!;
+    const a = await occlude(full, 'mobilenet_v2');
+    const b = await occlude(incremental, 'mobilenet_v2');
+    await Promise.all([full.dispose(), incremental.dispose()]);
+    // Against Captum both are ~1.3e-4 of the maximum: random BatchNorm statistics amplify float32 rounding.
+    expect(maxAbsDiff(a.values, b.values) / a.maxAbs).toBeLessThan(1e-4);
+  });
+
+  it('spreads the batches over native worker threads with the single-session map', async () => {
+    const bytes = readFileSync(join(ONNX, 'resnet18.onnx'));
+    const one = (await OnnxEngine.create(bytes, { workers: 1, threads: 1 }))!;
+    const two = (await OnnxEngine.create(bytes, { workers: 2, threads: 1 }))!;
+    expect(two.workers).toBe(2);
+    const a = await occlude(one, 'resnet18');
+    const b = await occlude(two, 'resnet18');
+    await Promise.all([one.dispose(), two.dispose()]);
+    // Each worker runs half of a batch: batch size may change onnxruntime's rounding, never beyond float32 noise.
+    expect(maxAbsDiff(a.values, b.values) / a.maxAbs).toBeLessThan(1e-5);
+  });
+});
+
+describe('nativeThreads', () => {
+  it('shares the cores out between workers and threads, never more in all than cores', () => {
+    expect(nativeThreads(1)).toEqual({ workers: 1, threads: 1 });
+    expect(nativeThreads(2)).toEqual({ workers: 2, threads: 1 });
+    expect(nativeThreads(16)).toEqual({ workers: 4, threads: 4 });
+    expect(nativeThreads(2, { threads: 2 })).toEqual({ workers: 1, threads: 2 });
+    expect(nativeThreads(16, { workers: 2 })).toEqual({ workers: 2, threads: 8 });
+    expect(() => nativeThreads(2, { workers: 2, threads: 2 })).toThrow(/exceed the 2 cores/);
+    expect(() => nativeThreads(2, { workers: 0 })).toThrow(/positive integer/);
   });
 });

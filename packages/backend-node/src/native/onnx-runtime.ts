@@ -3,6 +3,7 @@
 
 /** The parts of onnxruntime-node's API the engine uses (typed here, so builds never need the package). */
 export interface OrtTensor {
+  readonly type: string;
   readonly data: unknown;
   readonly dims: readonly number[];
 }
@@ -17,6 +18,8 @@ export interface OrtSessionOptions {
   interOpNumThreads?: number;
   executionMode?: 'sequential' | 'parallel';
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Session config entries, nested by their dotted names. */
+  extra?: Record<string, unknown>;
 }
 export interface OnnxRuntime {
   InferenceSession: { create(model: Uint8Array, options?: OrtSessionOptions): Promise<OrtSession> };
