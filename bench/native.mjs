@@ -71,30 +71,41 @@ for (const m of models) {
   const nchw = toNCHW(nhwc);
   const threadCounts = [...new Set([1, 2, cores])].filter((t) => t <= cores);
   for (const threads of threadCounts) {
-    const engine = await OnnxEngine.create(onnx, { threads });
+    const engine = await OnnxEngine.create(onnx, { workers: 1, threads });
     rows.push(`| ${m.name} | onnxruntime, 1 session | ${threads} | ${(await forwardMs(engine, nchw, 1)).toFixed(1)} | ${(await forwardMs(engine, nchw, BATCH)).toFixed(1)} |`);
     await engine.dispose();
   }
   if (cores >= 2) rows.push(`| ${m.name} | onnxruntime, 2 workers × 1 thread | 2 | – | ${(await workerMs(onnx, nchw, 2, 1)).toFixed(1)} |`);
 
-  // The job, on the engine's defaults (all cores in one session).
-  const engine = await OnnxEngine.create(onnx);
-  const input = tf.tensor4d(nhwc, [1, 224, 224, 3]);
-  const { scores, classes } = await engine.scorer.predictInput(nhwc, [1, 224, 224, 3]);
-  const target = scores.indexOf(Math.max(...scores.subarray(0, classes)));
-  const options = { target, slidingWindowShapes: [45, 45, 3], strides: [9, 9, 3], baselines: 0, scorer: engine.scorer };
-  const model = { predict: () => { throw new Error('unused'); }, outputKind: 'logits' };
-  let first = 0;
-  const exact = await seconds(async () => {
-    const start = performance.now();
-    const map = await new Occlusion(model).attribute(input, { ...options, progressive: true, onPartial: () => (first ||= (performance.now() - start) / 1000) });
-    map.dispose();
-  });
-  input.dispose();
-  await engine.dispose();
-  summary.push(
-    `| ${m.name} | ${engine.threads} | ${exact.toFixed(2)} | ${(captum[m.name] / exact).toFixed(2)}× | ${first.toFixed(2)} (${((first / exact) * 100).toFixed(1)} %) | 0 % (full forwards) |`,
-  );
+  // The job, on the engine's defaults and with each lever changed alone.
+  const nhwcInput = tf.tensor4d(nhwc, [1, 224, 224, 3]);
+  const configs = [
+    { label: `default: ${cores >= 2 ? `${Math.min(cores, 4)} workers` : '1 session'}, full forwards`, options: {} },
+    { label: `1 session × ${cores} threads, full forwards`, options: { workers: 1, threads: cores } },
+    { label: `1 session × ${cores} threads, incremental`, options: { workers: 1, threads: cores, incremental: true } },
+  ];
+  for (const { label, options } of configs) {
+    const engine = await OnnxEngine.create(onnx, options);
+    const { scores, classes } = await engine.scorer.predictInput(nhwc, [1, 224, 224, 3]); // builds pieces and sessions
+    const target = scores.indexOf(Math.max(...scores.subarray(0, classes)));
+    const model = { predict: () => { throw new Error('unused'); }, outputKind: 'logits' };
+    let first = 0;
+    const exact = await seconds(async () => {
+      const start = performance.now();
+      const map = await new Occlusion(model).attribute(nhwcInput, {
+        target, slidingWindowShapes: [45, 45, 3], strides: [9, 9, 3], baselines: 0, scorer: engine.scorer,
+        progressive: true, onPartial: () => (first ||= (performance.now() - start) / 1000),
+      });
+      map.dispose();
+    });
+    const flops = engine.incremental?.flops;
+    const saved = flops?.full ? `${((1 - flops.incremental / flops.full) * 100).toFixed(1)} %` : '0 (full forwards)';
+    await engine.dispose();
+    summary.push(
+      `| ${m.name} | ${label} | ${engine.workers}×${engine.threads} | ${exact.toFixed(2)} | ${(captum[m.name] / exact).toFixed(2)}× | ${first.toFixed(2)} (${((first / exact) * 100).toFixed(1)} %) | ${saved} | ${load()} |`,
+    );
+  }
+  nhwcInput.dispose();
 }
 
 // Today's default for TF.js models, for scale: MobileNet v1 0.75 (the same weights) on wasm, one thread.
@@ -117,7 +128,7 @@ console.log(`| model | engine | threads | batch 1 | batch ${BATCH} |`);
 console.log('|---|---|---:|---:|---:|');
 rows.forEach((r) => console.log(r));
 console.log('\n## Occlusion, window 45, stride 9 (442 forwards), progressive, engine defaults');
-console.log('| model | threads | exact s | vs Captum best | first coarse map s | FLOPs saved |');
-console.log('|---|---:|---:|---:|---:|---:|');
+console.log('| model | engine | workers×threads | exact s | Captum best / ours | first coarse map s (of exact) | conv multiply-adds saved | load after |');
+console.log('|---|---|---:|---:|---:|---:|---:|---|');
 summary.forEach((r) => console.log(r));
 console.log(`\nload average at end ${load()}`);
