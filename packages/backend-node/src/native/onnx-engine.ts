@@ -22,11 +22,9 @@ export interface OnnxEngineOptions {
   /** onnxruntime's intra-op threads per session; default: the cores divided among the workers (at least 1). */
   threads?: number;
   /**
-   * Exact incremental inference (default false): the network is cut into per-layer (per-block) ONNX models and an
-   * ablated copy recomputes only the crops its window reaches. Off by default because it is slower here: it saves
-   * 42 % of ResNet-50's and 52 % of MobileNet v1's multiply-adds on easy-explain's job, but moving the crops
-   * through JavaScript costs more than that (see the package README). A network that cannot be cut runs full
-   * forward passes, and `onWarning` says why.
+   * Exact incremental inference (default true): the network is cut into per-layer (per-block) ONNX models and an
+   * ablated copy recomputes only the crops its window reaches, until the crops cover most of a layer; the rest of
+   * the network then runs whole. A network that cannot be cut runs full forward passes, and `onWarning` says why.
    */
   incremental?: boolean;
   /** Told once when onnxruntime-node cannot be used and TF.js scores instead, or why incremental inference is off. */
@@ -91,7 +89,7 @@ export class OnnxEngine {
       throw new ExplainError('invalid_model', `The ONNX model has ${session.inputNames.length} inputs; it must take one image batch [N,C,H,W].`);
     }
     let incremental: IncrementalOnnx | undefined;
-    if (options.incremental ?? false) {
+    if (options.incremental ?? true) {
       const graph = readOnnx(onnx);
       const reason = IncrementalOnnx.check(graph);
       if (reason) options.onWarning?.(`Incremental inference is off for this ONNX model: ${reason}; occlusion runs full forward passes.`);
