@@ -226,8 +226,9 @@ export const MAX_NATIVE_WORKERS = 4;
 
 /**
  * Workers and intra-op threads per worker for `cores`: by default min(cores, 4) workers with the cores shared out
- * (2 cores: 2 × 1; 16 cores: 4 × 4). Separate sessions beat one session's threads on this 2-core host (ResNet-50:
- * 45 vs 108 ms/image at batch 27, under load; bench/native.mjs); never more threads in all than cores.
+ * (2 cores: 2 × 1; 16 cores: 4 × 4, not measured). Under contention separate sessions hold up better than one
+ * session's threads, which wait for each other at every operator (ResNet-50: 45 vs 108 ms/image at batch 27 in one
+ * loaded run; other runs were a wash, see the README); never more threads in all than cores.
  */
 export function nativeThreads(cores: number, options: { workers?: number; threads?: number } = {}): { workers: number; threads: number } {
   for (const [name, value] of Object.entries({ workers: options.workers, threads: options.threads })) {
