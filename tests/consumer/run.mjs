@@ -98,7 +98,9 @@ try {
   });
 
   await step('npm install the tarballs into a fresh project outside the repository', () => {
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'easy-explain-consumer', version: '0.0.0', private: true }, null, 2));
+    // As the backend-node README says: onnxruntime-node's postinstall only fetches GPU builds; its CPU build ships in the package.
+    const manifest = { name: 'easy-explain-consumer', version: '0.0.0', private: true, allowScripts: { 'onnxruntime-node': false } };
+    writeFileSync(join(app, 'package.json'), JSON.stringify(manifest, null, 2));
     for (const f of ['esm.mjs', 'cjs.cjs', 'types.mts', 'types.cts', 'tsconfig.json']) copyFileSync(join(here, f), join(app, f));
     // Only our tarballs and the TypeScript toolchain; tfjs arrives as the packages' peer dependencies, unless
     // EE_TFJS_VERSION asks for an app on another tfjs 4.x (then the app installs that version of each tfjs package).

@@ -21,6 +21,10 @@ export { checkWindows, occlusionScorerFactory } from './attributors/occlusion.js
 export {
   occlusionWorkersOf,
   setOcclusionWorkers,
+  occlusionEngineOf,
+  setOcclusionEngine,
+  type OcclusionEngine,
+  type OcclusionEngineOptions,
   type OcclusionWorkerOptions,
   type OcclusionWorkers,
   type OcclusionWorkersProvider,

@@ -40,7 +40,13 @@ export interface AblationScorer {
   scoreRegions(regions: Region[]): Promise<Float32Array>;
   dispose(): void | Promise<void>;
 }
-export type AblationScorerFactory = (context: AblationContext) => AblationScorer | Promise<AblationScorer>;
+export type AblationScorerFactory = ((context: AblationContext) => AblationScorer | Promise<AblationScorer>) & {
+  /**
+   * The unperturbed input's scores from the same engine, for a scorer that does not run the model's `predict`
+   * (a native runtime): f(x) and f(x ablated) then come from one implementation. `input` is NHWC.
+   */
+  predictInput?: (input: Float32Array, shape: [number, number, number, number]) => Promise<{ scores: Float32Array; classes: number }>;
+};
 
 export interface AblationOptions extends AttributeOptions {
   /** Value (or tensor broadcastable to the input) that replaces an ablated region; default 0. */
@@ -96,19 +102,26 @@ export abstract class AblationAttributor<Options extends AblationOptions> implem
     const perEval = positiveInteger(options.perturbationsPerEval, 'perturbationsPerEval', defaultPerturbationsPerEval(shape));
     throwIfAborted(options.signal);
 
-    const initial = predictScores(this.model, input);
+    const inputData = (await input.data()) as Float32Array;
     let initialTarget: Float32Array;
     let targets: number[];
-    try {
-      targets = resolveTargets(options.target, shape[0], initial.shape[1]);
-      initialTarget = await gatherTargets(initial, targets);
-    } finally {
-      initial.dispose();
+    if (options.scorer?.predictInput) {
+      const { scores, classes } = await options.scorer.predictInput(inputData, shape);
+      targets = resolveTargets(options.target, shape[0], classes);
+      initialTarget = Float32Array.from(targets, (target, n) => scores[n * classes + target]);
+    } else {
+      const initial = predictScores(this.model, input);
+      try {
+        targets = resolveTargets(options.target, shape[0], initial.shape[1]);
+        initialTarget = await gatherTargets(initial, targets);
+      } finally {
+        initial.dispose();
+      }
     }
     const context: AblationContext = {
       model: this.model,
       input,
-      inputData: (await input.data()) as Float32Array,
+      inputData,
       baseline: await baselineValues(options.baselines, shape),
       shape,
       targets,

@@ -38,3 +38,30 @@ export function setOcclusionWorkers(model: object, provider: OcclusionWorkersPro
 export function occlusionWorkersOf(model: object): OcclusionWorkersProvider | undefined {
   return providers.get(model);
 }
+
+/** What Occlusion asks of a model's own scoring engine (e.g. a native runtime the backend attached). */
+export interface OcclusionEngineOptions {
+  workers: number | 'auto';
+  incremental?: boolean | { approximate?: { tau: number } };
+  onWarning?: (message: string) => void;
+  signal?: AbortSignalLike;
+}
+
+/**
+ * Scores a model's ablated copies its own way (its own threads), or returns undefined to leave them to TF.js.
+ * Used before the worker pool: an engine that answers replaces both the in-thread scorer and the workers.
+ */
+export type OcclusionEngine = (options: OcclusionEngineOptions) => AblationScorerFactory | undefined;
+
+const engines = new WeakMap<object, OcclusionEngine>();
+
+/** Lets Occlusion score `model` with `engine` (a backend calls it when it runs the same network natively). */
+export function setOcclusionEngine(model: object, engine: OcclusionEngine | undefined): void {
+  if (engine) engines.set(model, engine);
+  else engines.delete(model);
+}
+
+/** The engine registered for `model`, if any. */
+export function occlusionEngineOf(model: object): OcclusionEngine | undefined {
+  return engines.get(model);
+}

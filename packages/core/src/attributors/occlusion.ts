@@ -3,7 +3,7 @@ import { ExplainError } from '../errors.js';
 import { incrementalScorer } from '../incremental/index.js';
 import type { Model } from '../model.js';
 import { checkImageBatch, positiveInteger } from './attributor.js';
-import { occlusionWorkersOf } from './occlusion-workers.js';
+import { occlusionEngineOf, occlusionWorkersOf } from './occlusion-workers.js';
 import {
   AblationAttributor,
   defaultPerturbationsPerEval,
@@ -91,6 +91,9 @@ export class Occlusion extends AblationAttributor<OcclusionOptions> {
       throw new ExplainError('invalid_option', `workers must be a positive integer or 'auto'; got ${String(workers)}.`);
     }
     if (options.scorer) return super.attribute(input, options);
+    // A network the backend runs natively (its own threads) scores faster than TF.js in any number of workers.
+    const engine = occlusionEngineOf(this.model)?.({ workers, incremental, onWarning: options.onWarning, signal: options.signal });
+    if (engine) return super.attribute(input, { ...options, scorer: engine });
     const provider = occlusionWorkersOf(this.model);
     if (workers !== 1) {
       if (!provider) {

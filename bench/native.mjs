@@ -1,0 +1,140 @@
+// Native engine benchmark (issue 14): easy-explain's job (window 45, stride 9: 441 windows + 1 = 442 forwards) on
+// MobileNet v1 0.75 (../shared/models/onnx, real weights) and ResNet-50 (generated, random weights) through the
+// ONNX models' default path, OnnxEngine on onnxruntime-node. One run of each (after one warm-up pass): the machine is
+// shared, so the load average is printed with the numbers. Prints forward ms/image per engine and thread count,
+// intra-op threads against worker threads, occlusion seconds, FLOPs saved and the time to the first coarse map.
+import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { Occlusion } from '@easy-explain/core/internal';
+import { loadModel, OnnxEngine, setupBackend } from '@easy-explain/backend-node';
+import { resnet50Onnx } from './resnet50-onnx.mjs';
+
+const shared = (path) => fileURLToPath(new URL(`../../shared/${path}`, import.meta.url));
+const readF32 = (path) => {
+  const b = readFileSync(shared(path));
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+};
+const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+const cores = availableParallelism();
+const BATCH = 27; // Occlusion's default perturbationsPerEval for a 224×224×3 input
+const captum = { 'MobileNet v1 0.75': 6.4, 'ResNet-50': 39.5 }; // Captum's best (PyTorch 1.13, 2 threads), issue 14
+const seconds = async (fn) => {
+  const start = performance.now();
+  await fn();
+  return (performance.now() - start) / 1000;
+};
+// Whatever sits on an input never changes a network's cost: one NCHW batch of the reference image, repeated.
+const batchOf = (nchw, n) => {
+  const out = new Float32Array(n * nchw.length);
+  for (let i = 0; i < n; i++) out.set(nchw, i * nchw.length);
+  return out;
+};
+const toNCHW = (nhwc) => {
+  const out = new Float32Array(nhwc.length);
+  for (let p = 0; p < 224 * 224; p++) for (let c = 0; c < 3; c++) out[c * 224 * 224 + p] = nhwc[p * 3 + c];
+  return out;
+};
+
+/** ms/image of `engine` on a batch of n, one timed pass after a warm-up. */
+async function forwardMs(engine, nchw, n) {
+  const data = batchOf(nchw, n);
+  await engine.predictNCHW(data, [n, 3, 224, 224]);
+  return ((await seconds(() => engine.predictNCHW(data, [n, 3, 224, 224]))) * 1000) / n;
+}
+
+/** ms/image of `workers` worker threads with `threads` intra-op threads each, each scoring one batch at once. */
+async function workerMs(onnx, nchw, workers, threads) {
+  const pool = Array.from({ length: workers }, () => new Worker(new URL('./native-worker.mjs', import.meta.url), { workerData: { onnx, threads } }));
+  await Promise.all(pool.map((w) => new Promise((ok) => w.once('message', ok))));
+  const data = batchOf(nchw, BATCH);
+  const round = () => Promise.all(pool.map((w) => new Promise((ok) => { w.once('message', ok); w.postMessage({ data, dims: [BATCH, 3, 224, 224] }); })));
+  await round();
+  const ms = ((await seconds(round)) * 1000) / (BATCH * workers);
+  await Promise.all(pool.map((w) => w.terminate()));
+  return ms;
+}
+
+await setupBackend('wasm'); // TF.js holds the input and the map; the engine needs none
+const rows = [];
+const summary = [];
+console.log(`# Native engine: onnxruntime-node on ${cores} cores; load average at start ${load()}`);
+const models = [
+  { name: 'MobileNet v1 0.75', onnx: () => readFileSync(shared('models/onnx/mobilenet_v1_0.75.onnx')), input: 'reference/onnx/mobilenet_v1_0.75__input.bin' },
+  { name: 'ResNet-50', onnx: () => resnet50Onnx(1), input: 'reference/onnx/resnet18__input.bin' },
+];
+for (const m of models) {
+  const onnx = m.onnx();
+  const nhwc = readF32(m.input);
+  const nchw = toNCHW(nhwc);
+  const threadCounts = [...new Set([1, 2, cores])].filter((t) => t <= cores);
+  for (const threads of threadCounts) {
+    const engine = await OnnxEngine.create(onnx, { workers: 1, threads });
+    rows.push(`| ${m.name} | onnxruntime, 1 session | ${threads} | ${(await forwardMs(engine, nchw, 1)).toFixed(1)} | ${(await forwardMs(engine, nchw, BATCH)).toFixed(1)} |`);
+    await engine.dispose();
+  }
+  if (cores >= 2) rows.push(`| ${m.name} | onnxruntime, 2 workers × 1 thread | 2 | – | ${(await workerMs(onnx, nchw, 2, 1)).toFixed(1)} |`);
+
+  // The job, on the engine's defaults and with each lever changed alone.
+  const nhwcInput = tf.tensor4d(nhwc, [1, 224, 224, 3]);
+  const workers = Math.min(cores, 4);
+  const configs = [
+    { label: `default: ${workers} worker${workers > 1 ? 's' : ''}, incremental`, options: {} },
+    { label: `${workers} worker${workers > 1 ? 's' : ''}, full forwards`, options: { incremental: false } },
+    { label: `1 session × ${cores} threads, incremental`, options: { workers: 1, threads: cores } },
+    { label: `1 session × ${cores} threads, full forwards`, options: { workers: 1, threads: cores, incremental: false } },
+  ];
+  for (const { label, options } of configs) {
+    const engine = await OnnxEngine.create(onnx, options);
+    const { scores, classes } = await engine.scorer.predictInput(nhwc, [1, 224, 224, 3]);
+    const target = scores.indexOf(Math.max(...scores.subarray(0, classes)));
+    const model = { predict: () => { throw new Error('unused'); }, outputKind: 'logits' };
+    // Start the workers and build the pieces' sessions outside the timing (a pool is reused by every later call).
+    const warm = await new Occlusion(model).attribute(nhwcInput, { target, slidingWindowShapes: [112, 112, 3], strides: [112, 112, 3], baselines: 0, scorer: engine.scorer });
+    warm.dispose();
+    let first = 0;
+    const exact = await seconds(async () => {
+      const start = performance.now();
+      const map = await new Occlusion(model).attribute(nhwcInput, {
+        target, slidingWindowShapes: [45, 45, 3], strides: [9, 9, 3], baselines: 0, scorer: engine.scorer,
+        progressive: true, onPartial: () => (first ||= (performance.now() - start) / 1000),
+      });
+      map.dispose();
+    });
+    const flops = engine.incremental?.flops;
+    // Workers count their own multiply-adds; the one-session row of the same setting shows them.
+    const saved = !engine.incremental ? '0 (full forwards)' : flops?.full ? `${((1 - flops.incremental / flops.full) * 100).toFixed(1)} %` : 'as 1 session';
+    await engine.dispose();
+    summary.push(
+      `| ${m.name} | ${label} | ${engine.workers}×${engine.threads} | ${exact.toFixed(2)} | ${(captum[m.name] / exact).toFixed(2)}× | ${first.toFixed(2)} (${((first / exact) * 100).toFixed(1)} %) | ${saved} | ${load()} |`,
+    );
+  }
+  nhwcInput.dispose();
+}
+
+// Today's default for TF.js models, for scale: MobileNet v1 0.75 (the same weights) on wasm, one thread.
+const tfModel = await loadModel(shared('models/mobilenet_v1_0.75_224/model.json'));
+for (const n of [1, BATCH]) {
+  const x = tf.tensor4d(batchOf(readF32('reference/onnx/mobilenet_v1_0.75__input.bin'), n), [n, 224, 224, 3]);
+  const pass = async () => {
+    const y = tfModel.predict(x);
+    await y.data();
+    y.dispose();
+  };
+  await pass();
+  rows.push(`| MobileNet v1 0.75 | TF.js wasm (today) | 1 | ${n === 1 ? ((await seconds(pass)) * 1000).toFixed(1) : '–'} | ${n === BATCH ? (((await seconds(pass)) * 1000) / n).toFixed(1) : '–'} |`);
+  x.dispose();
+}
+tfModel.dispose();
+
+console.log('\n## Forward ms/image (one pass after a warm-up)');
+console.log(`| model | engine | threads | batch 1 | batch ${BATCH} |`);
+console.log('|---|---|---:|---:|---:|');
+rows.forEach((r) => console.log(r));
+console.log('\n## Occlusion, window 45, stride 9 (442 forwards), progressive, engine defaults');
+console.log('| model | engine | workers×threads | exact s | Captum best / ours | first coarse map s (of exact) | conv multiply-adds saved | load after |');
+console.log('|---|---|---:|---:|---:|---:|---:|---|');
+summary.forEach((r) => console.log(r));
+console.log(`\nload average at end ${load()}`);

@@ -1,0 +1,248 @@
+// A native scoring engine for forward-only methods: the ONNX bytes of a network run on onnxruntime-node's CPU
+// kernels with its own intra-op threads. Occlusion's ablated copies are built straight in the ONNX layout (NCHW),
+// so no TF.js tensor is made; the scores are the ONNX output's, as the TF.js conversion of the same file returns.
+import { availableParallelism } from 'node:os';
+import {
+  ExplainError,
+  occlusionPoolScorer,
+  setOcclusionEngine,
+  type AbortSignalLike,
+  type AblationContext, type AblationScorer, type AblationScorerFactory, type Region } from '@easy-explain/core/internal';
+import { IncrementalOnnx } from './onnx-incremental.js';
+import { NativeWorkerPool } from './onnx-pool.js';
+import { readOnnx } from './onnx-proto.js';
+import { loadOnnxRuntime, type OnnxRuntime, type OrtSession, type OrtSessionOptions } from './onnx-runtime.js';
+
+export interface OnnxEngineOptions {
+  /**
+   * Worker threads, each with its own onnxruntime session, that share an occlusion run's batches. Default: the
+   * host's cores up to 4. Workers × threads never exceeds the cores: a count that would is refused.
+   */
+  workers?: number;
+  /** onnxruntime's intra-op threads per session; default: the cores divided among the workers (at least 1). */
+  threads?: number;
+  /**
+   * Exact incremental inference (default true): the network is cut into per-layer (per-block) ONNX models and an
+   * ablated copy recomputes only the crops its window reaches, until the crops cover most of a layer; the rest of
+   * the network then runs whole. A network that cannot be cut runs full forward passes, and `onWarning` says why.
+   */
+  incremental?: boolean;
+  /** Told once when onnxruntime-node cannot be used and TF.js scores instead, or why incremental inference is off. */
+  onWarning?: (message: string) => void;
+}
+
+/** An ONNX network loaded on onnxruntime-node. Its NHWC scorer plugs into Occlusion (`scorer`, or `attachTo`). */
+export class OnnxEngine {
+  private constructor(
+    private readonly runtime: OnnxRuntime,
+    private readonly session: OrtSession,
+    /** The intra-op threads the session runs on. */
+    readonly threads: number,
+    /** The network cut into pieces, when incremental inference is on and the network can be cut. */
+    readonly incremental: IncrementalOnnx | undefined,
+    /** Worker threads sharing a run's batches (1: this thread's session scores). */
+    readonly workers: number,
+    private readonly pool: NativeWorkerPool | undefined,
+  ) {
+    this.incrementalScorer = incremental
+      ? Object.assign(
+          (context: AblationContext) => incremental.scorer(context, toNCHW(context.inputData, context.shape), toNCHW(context.baseline, context.shape)),
+          {
+            predictInput: async (input: Float32Array, [n, h, w, c]: [number, number, number, number]) => {
+              const { scores } = await incremental.forward({ data: toNCHW(input, [n, h, w, c]), dims: [n, c, h, w] });
+              return { scores: scores.data, classes: scores.dims[1] };
+            },
+          },
+        )
+      : undefined;
+  }
+
+  /**
+   * Loads `onnx` (the model file's bytes; input `[N,C,H,W]`, output `[N,classes]`). Resolves to undefined when
+   * onnxruntime-node is unavailable (told once through `onWarning`); rejects with `invalid_model` for bytes that
+   * are not a model onnxruntime can run.
+   */
+  static async create(onnx: Uint8Array, options: OnnxEngineOptions = {}): Promise<OnnxEngine | undefined> {
+    const { workers, threads } = nativeThreads(availableParallelism(), options);
+    const runtime = await loadOnnxRuntime(options.onWarning);
+    if (!runtime) return undefined;
+    const sessionOptions: OrtSessionOptions = {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      // A spinning pool steals cores from the other sessions and workers (and from other processes on a shared host).
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    };
+    let session: OrtSession;
+    try {
+      session = await runtime.InferenceSession.create(onnx, sessionOptions);
+    } catch (cause) {
+      throw new ExplainError(
+        'invalid_model',
+        `onnxruntime could not load this ONNX model (${String((cause as Error)?.message ?? cause).split('\n')[0]}); pass the bytes of a valid .onnx file.`,
+        { cause },
+      );
+    }
+    if (session.inputNames.length !== 1 || session.outputNames.length < 1) {
+      await session.release();
+      throw new ExplainError('invalid_model', `The ONNX model has ${session.inputNames.length} inputs; it must take one image batch [N,C,H,W].`);
+    }
+    let incremental: IncrementalOnnx | undefined;
+    if (options.incremental ?? true) {
+      const graph = readOnnx(onnx);
+      const reason = IncrementalOnnx.check(graph);
+      if (reason) options.onWarning?.(`Incremental inference is off for this ONNX model: ${reason}; occlusion runs full forward passes.`);
+      else incremental = new IncrementalOnnx(runtime, graph, sessionOptions);
+    }
+    const pool = workers > 1 ? new NativeWorkerPool({ onnx, threads, incremental: !!incremental }) : undefined;
+    return new OnnxEngine(runtime, session, threads, incremental, workers, pool);
+  }
+
+  /** The scores [N, classes] of an NCHW batch, laid out row-major. */
+  async predictNCHW(data: Float32Array, dims: [number, number, number, number]): Promise<{ scores: Float32Array; classes: number }> {
+    const feeds = { [this.session.inputNames[0]]: new this.runtime.Tensor('float32', data, dims) };
+    const outputs = await this.session.run(feeds);
+    const output = outputs[this.session.outputNames[0]];
+    if (output.dims.length !== 2 || output.dims[0] !== dims[0] || !(output.data instanceof Float32Array)) {
+      throw new ExplainError(
+        'invalid_model',
+        `The ONNX model returned ${output.dims.length === 0 ? 'a scalar' : `shape [${output.dims}]`} for a batch of ${dims[0]}; it must return float32 [N, classes].`,
+      );
+    }
+    return { scores: output.data, classes: output.dims[1] };
+  }
+
+  /**
+   * Occlusion's scorer on full forward passes: ablated copies of an NHWC input, scored by the native session; the
+   * unperturbed input is scored here too (`predictInput`), so the map depends on one engine only.
+   */
+  readonly fullForwardScorer: AblationScorerFactory = Object.assign((context: AblationContext) => this.scoreAblations(context), {
+    predictInput: (input: Float32Array, shape: [number, number, number, number]) =>
+      this.predictNCHW(toNCHW(input, shape), [shape[0], shape[3], shape[1], shape[2]]),
+  });
+
+  /**
+   * Occlusion's scorer with incremental inference: each piece of the network runs on the crops the windows reach.
+   * The unperturbed input runs through the same pieces, so f(x) and f(x ablated) come from one computation.
+   */
+  readonly incrementalScorer: AblationScorerFactory | undefined;
+
+  /**
+   * The default scorer: on the workers when there are several, incremental when the engine has the pieces, full
+   * forward passes otherwise. `signal` lets a batch in flight on the workers be abandoned at once.
+   */
+  scorerFor(options: { signal?: AbortSignalLike } = {}): AblationScorerFactory {
+    const local = this.incrementalScorer ?? this.fullForwardScorer;
+    const pool = this.pool;
+    if (!pool) return local;
+    const workers = this.workers;
+    const pooled = occlusionPoolScorer(() => pool.acquire(workers), { workers, signal: options.signal });
+    // Each batch Occlusion hands over is shared by the workers, one slice each.
+    return Object.assign((context: AblationContext) => pooled({ ...context, perturbationsPerEval: Math.ceil(context.perturbationsPerEval / workers) }), {
+      predictInput: local.predictInput,
+    });
+  }
+
+  get scorer(): AblationScorerFactory {
+    return this.scorerFor();
+  }
+
+  private scoreAblations({ inputData, baseline, shape, targets }: AblationContext): AblationScorer {
+    const [n, h, w, c] = shape;
+    const input = toNCHW(inputData, shape);
+    const base = toNCHW(baseline, shape);
+    const imageSize = h * w * c;
+    return {
+      scoreRegions: async (regions: Region[]) => {
+        const batch = new Float32Array(regions.length * input.length);
+        regions.forEach((region, j) => {
+          batch.set(input, j * input.length);
+          for (let image = 0; image < n; image++) {
+            const offset = (j * n + image) * imageSize;
+            const [y0, x0, c0] = region.start;
+            const [y1, x1, c1] = region.end;
+            for (let ch = c0; ch < c1; ch++) {
+              for (let y = y0; y < y1; y++) {
+                const from = image * imageSize + (ch * h + y) * w;
+                batch.set(base.subarray(from + x0, from + x1), offset + (ch * h + y) * w + x0);
+              }
+            }
+          }
+        });
+        const { scores, classes } = await this.predictNCHW(batch, [regions.length * n, c, h, w]);
+        const picked = new Float32Array(regions.length * n);
+        for (let row = 0; row < picked.length; row++) {
+          const target = targets[row % n];
+          if (target >= classes) {
+            throw new ExplainError('invalid_target', `Target ${target} is out of range for the ONNX model's ${classes} classes.`);
+          }
+          picked[row] = scores[row * classes + target];
+        }
+        return picked;
+      },
+      dispose() {},
+    };
+  }
+
+  /**
+   * Makes Occlusion on `model` (the TF.js conversion of the same network, which gradient methods keep using)
+   * score with this engine. Its `workers` option then does not apply: the engine's threads take every core.
+   */
+  attachTo(model: object): void {
+    setOcclusionEngine(model, ({ incremental, signal }) => (incremental === false && this.incremental ? this.fullForwardScorer : this.scorerFor({ signal })));
+  }
+
+  /** Frees the native session; models it was attached to go back to TF.js. */
+  async dispose(model?: object): Promise<void> {
+    if (model) setOcclusionEngine(model, undefined);
+    await Promise.all([this.session.release(), this.incremental?.release(), this.pool?.close()]);
+  }
+}
+
+/** [N,H,W,C] → [N,C,H,W]. */
+export function toNCHW(data: Float32Array, [n, h, w, c]: [number, number, number, number]): Float32Array {
+  const out = new Float32Array(data.length);
+  const plane = h * w;
+  for (let image = 0; image < n; image++) {
+    const offset = image * plane * c;
+    for (let p = 0; p < plane; p++) {
+      for (let ch = 0; ch < c; ch++) out[offset + ch * plane + p] = data[offset + p * c + ch];
+    }
+  }
+  return out;
+}
+
+/**
+ * Occlusion's scorer for an ONNX network on onnxruntime-node, or undefined when onnxruntime-node is not available
+ * (Occlusion then scores on TF.js; the reason is told once). Pass it as Occlusion's `scorer`.
+ */
+export async function nativeOcclusionScorer(onnx: Uint8Array, options: OnnxEngineOptions = {}): Promise<AblationScorerFactory | undefined> {
+  return (await OnnxEngine.create(onnx, options))?.scorer;
+}
+
+/** The most workers `nativeThreads` picks by default: each holds a copy of the network. */
+export const MAX_NATIVE_WORKERS = 4;
+
+/**
+ * Workers and intra-op threads per worker for `cores`: by default min(cores, 4) workers with the cores shared out
+ * (2 cores: 2 × 1; 16 cores: 4 × 4, not measured). Under contention separate sessions hold up better than one
+ * session's threads, which wait for each other at every operator (ResNet-50: 45 vs 108 ms/image at batch 27 in one
+ * loaded run; other runs were a wash, see the README); never more threads in all than cores.
+ */
+export function nativeThreads(cores: number, options: { workers?: number; threads?: number } = {}): { workers: number; threads: number } {
+  for (const [name, value] of Object.entries({ workers: options.workers, threads: options.threads })) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
+      throw new ExplainError('invalid_option', `${name} must be a positive integer; got ${String(value)}.`);
+    }
+  }
+  const workers = options.workers ?? Math.max(1, Math.min(cores, MAX_NATIVE_WORKERS, Math.floor(cores / (options.threads ?? 1))));
+  const threads = options.threads ?? Math.max(1, Math.floor(cores / workers));
+  if (workers * threads > Math.max(cores, 1) && workers * threads > 1) {
+    throw new ExplainError(
+      'invalid_option',
+      `${workers} workers × ${threads} threads exceed the ${cores} cores of this host; lower one of them so that workers × threads ≤ ${cores}.`,
+    );
+  }
+  return { workers, threads };
+}

@@ -1,0 +1,183 @@
+// The native engine (onnxruntime-node) against Captum: the fixture's occlusion cases on tiny_cnn.onnx (the same
+// network and weights as ../shared/reference/model) and the stored ResNet-18 map of ../shared/reference/onnx.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { Occlusion, type Model } from '@easy-explain/core/internal';
+import { loadModel, OnnxEngine, setupBackend, type LoadedModel } from '@easy-explain/backend-node';
+import { nativeThreads } from '../src/native/onnx-engine';
+import { SHARED } from './helpers';
+
+const REFERENCE = join(SHARED, 'reference');
+const ONNX = join(SHARED, 'models', 'onnx');
+const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
+const occlusion = readJson(join(REFERENCE, 'occlusion.json'));
+const inputs = readJson(join(REFERENCE, 'inputs.json'));
+const imageOf = (name: string) => inputs.inputs.find((i: any) => i.name === name).image;
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+const readBin = (file: string) => {
+  const bytes = readFileSync(join(REFERENCE, 'onnx', file));
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+};
+/** A Model that must never run: the native engine scores the input and its ablated copies itself. */
+const unusedModel: Model = {
+  predict() {
+    throw new Error('the TF.js model was run although the native engine scores');
+  },
+  outputKind: 'logits',
+};
+
+describe('OnnxEngine on tiny_cnn.onnx vs Captum', () => {
+  let engine: OnnxEngine;
+  let model: LoadedModel;
+  beforeAll(async () => {
+    await setupBackend('cpu');
+    engine = (await OnnxEngine.create(readFileSync(join(ONNX, 'tiny_cnn.onnx')), { workers: 1, threads: 1 }))!;
+    expect(engine).toBeDefined();
+    model = await loadModel(join(REFERENCE, 'model', 'model.json'));
+  });
+  afterAll(async () => {
+    await engine.dispose(model);
+    model.dispose();
+  });
+
+  for (const c of occlusion.cases) {
+    it(c.id, async () => {
+      const { sliding_window_shapes, strides, baselines } = c.params.nhwc_equivalent;
+      const before = tf.memory().numTensors;
+      const x = tf.tensor4d(imageOf(c.input));
+      const options = { target: c.target, slidingWindowShapes: sliding_window_shapes, strides, baselines };
+      const native = await new Occlusion(unusedModel).attribute(x, { ...options, scorer: engine.scorer, perturbationsPerEval: 7 });
+      const tfjs = await new Occlusion(model).attribute(x, { ...options, incremental: false });
+      const expected = (c.attribution as number[][][][]).flat(3);
+      // Captum's own tolerance for this fixture in the TF.js tests: 1e-4 of the map's maximum (float32 noise ~1e-6).
+      const atol = 1e-4 * Math.max(c.max_abs, 1e-6);
+      const values = native.dataSync();
+      const vsCaptum = maxAbsDiff(values, expected);
+      const vsTfjs = maxAbsDiff(values, tfjs.dataSync());
+      expect(vsCaptum).toBeLessThan(atol);
+      expect(vsTfjs).toBeLessThan(atol);
+      tf.dispose([x, native, tfjs]);
+      expect(tf.memory().numTensors).toBe(before);
+      console.log(`native ${c.id}: max |Δ| vs Captum ${vsCaptum.toExponential(2)}, vs TF.js ${vsTfjs.toExponential(2)} (atol ${atol.toExponential(2)})`);
+    });
+  }
+
+  it('scores a model it is attached to by default, the same bits as an explicit scorer', async () => {
+    const c = occlusion.cases[0];
+    const { sliding_window_shapes, strides, baselines } = c.params.nhwc_equivalent;
+    const x = tf.tensor4d(imageOf(c.input));
+    const options = { target: c.target, slidingWindowShapes: sliding_window_shapes, strides, baselines };
+    const explicit = await new Occlusion(model).attribute(x, { ...options, scorer: engine.scorer });
+    engine.attachTo(model);
+    const before = tf.memory().numTensors;
+    const attached = await new Occlusion(model).attribute(x, { ...options, workers: 2 });
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(maxAbsDiff(attached.dataSync(), explicit.dataSync())).toBe(0);
+    // Detached, TF.js scores again: equal within float32 noise, not bit for bit.
+    await engine.dispose(model);
+    engine = (await OnnxEngine.create(readFileSync(join(ONNX, 'tiny_cnn.onnx')), { workers: 1, threads: 1 }))!;
+    const tfjs = await new Occlusion(model).attribute(x, { ...options, incremental: false });
+    const gap = maxAbsDiff(tfjs.dataSync(), explicit.dataSync());
+    expect(gap).toBeGreaterThan(0);
+    expect(gap).toBeLessThan(1e-4 * c.max_abs);
+    tf.dispose([x, explicit, attached, tfjs]);
+  });
+
+  it('rejects bytes that are not an ONNX model, and bad thread counts', async () => {
+    const corrupt = readFileSync(join(ONNX, 'tiny_cnn.onnx')).subarray(0, 1000);
+    await expect(OnnxEngine.create(corrupt)).rejects.toMatchObject({ name: 'ExplainError', code: 'invalid_model' });
+    await expect(OnnxEngine.create(new TextEncoder().encode('not a model'))).rejects.toMatchObject({ code: 'invalid_model' });
+    await expect(OnnxEngine.create(new Uint8Array(8), { threads: 0 })).rejects.toMatchObject({ code: 'invalid_option' });
+    await expect(OnnxEngine.create(corrupt, { incremental: true })).rejects.toMatchObject({ code: 'invalid_model' });
+  });
+
+  it('rejects a target the ONNX model does not have', async () => {
+    const x = tf.tensor4d(imageOf('rand0'));
+    const run = new Occlusion(unusedModel).attribute(x, { target: 10, slidingWindowShapes: [8, 8, 3], strides: 8, scorer: engine.scorer });
+    await expect(run).rejects.toMatchObject({ code: 'invalid_target' });
+    x.dispose();
+  });
+});
+
+describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28)', () => {
+  const index = readJson(join(REFERENCE, 'onnx', 'index.json'));
+  const occlude = async (engine: OnnxEngine, name: string) => {
+    const entry = index.arrays[`${name}/occlusion_56_28`];
+    const before = tf.memory().numTensors;
+    const x = tf.tensor4d(readBin(index.arrays[`${name}/input`].file), [1, 224, 224, 3]);
+    const map = await new Occlusion(unusedModel).attribute(x, {
+      target: entry.target,
+      slidingWindowShapes: [56, 56, 3],
+      strides: [28, 28, 3],
+      baselines: 0,
+      scorer: engine.scorer,
+    });
+    const values = map.dataSync() as Float32Array;
+    tf.dispose([x, map]);
+    expect(tf.memory().numTensors).toBe(before);
+    return { values, reference: readBin(entry.file), maxAbs: entry.max_abs as number };
+  };
+
+  // Occlusion differences are sums of float32 logit differences; two float32 implementations agree to ~1e-5 of the
+  // maximum (../shared/reference/onnx/README.md), so 1e-4 of the maximum is the bar, against Captum and between
+  // our own full and incremental passes alike.
+  for (const name of ['resnet18', 'mobilenet_v1_0.75', 'squeezenet1_1']) {
+    it(`${name}: full forwards and incremental inference match Captum within 1e-4 of the maximum`, async () => {
+      const bytes = readFileSync(join(ONNX, `${name}.onnx`));
+      const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 2, incremental: false }))!;
+      const incremental = (await OnnxEngine.create(bytes, { workers: 1, threads: 2 }))!;
+      expect(full.incremental).toBeUndefined();
+      expect(incremental.incremental).toBeDefined();
+      const a = await occlude(full, name);
+      const b = await occlude(incremental, name);
+      const saved = 1 - incremental.incremental!.flops.incremental / incremental.incremental!.flops.full;
+      await Promise.all([full.dispose(), incremental.dispose()]);
+      const errors = [maxAbsDiff(a.values, a.reference), maxAbsDiff(b.values, a.reference), maxAbsDiff(a.values, b.values)].map((e) => e / a.maxAbs);
+      console.log(`native ${name} 56/28, of max: full vs Captum ${errors[0].toExponential(2)}, incremental vs Captum ${errors[1].toExponential(2)}, incremental vs full ${errors[2].toExponential(2)}; multiply-adds saved ${(saved * 100).toFixed(1)} %`);
+      for (const e of errors) expect(e).toBeLessThan(1e-4);
+      expect(saved).toBeGreaterThan(0.2);
+    });
+  }
+
+  it('mobilenet_v2 (BatchNormalization nodes kept): incremental equals full forwards within 1e-4 of the maximum', async () => {
+    const bytes = readFileSync(join(ONNX, 'mobilenet_v2.onnx'));
+    const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 2, incremental: false }))!;
+    const incremental = (await OnnxEngine.create(bytes, { workers: 1, threads: 2 }))!;
+    const a = await occlude(full, 'mobilenet_v2');
+    const b = await occlude(incremental, 'mobilenet_v2');
+    await Promise.all([full.dispose(), incremental.dispose()]);
+    // Against Captum both are ~1.3e-4 of the maximum: random BatchNorm statistics amplify float32 rounding.
+    expect(maxAbsDiff(a.values, b.values) / a.maxAbs).toBeLessThan(1e-4);
+  });
+
+  it('spreads the batches over native worker threads with the single-session map', async () => {
+    const bytes = readFileSync(join(ONNX, 'resnet18.onnx'));
+    const one = (await OnnxEngine.create(bytes, { workers: 1, threads: 1 }))!;
+    const two = (await OnnxEngine.create(bytes, { workers: 2, threads: 1 }))!;
+    expect(two.workers).toBe(2);
+    const a = await occlude(one, 'resnet18');
+    const b = await occlude(two, 'resnet18');
+    await Promise.all([one.dispose(), two.dispose()]);
+    // Each worker runs half of a batch: batch size may change onnxruntime's rounding, never beyond float32 noise.
+    expect(maxAbsDiff(a.values, b.values) / a.maxAbs).toBeLessThan(1e-5);
+  });
+});
+
+describe('nativeThreads', () => {
+  it('shares the cores out between workers and threads, never more in all than cores', () => {
+    expect(nativeThreads(1)).toEqual({ workers: 1, threads: 1 });
+    expect(nativeThreads(2)).toEqual({ workers: 2, threads: 1 });
+    expect(nativeThreads(16)).toEqual({ workers: 4, threads: 4 });
+    expect(nativeThreads(2, { threads: 2 })).toEqual({ workers: 1, threads: 2 });
+    expect(nativeThreads(16, { workers: 2 })).toEqual({ workers: 2, threads: 8 });
+    expect(() => nativeThreads(2, { workers: 2, threads: 2 })).toThrow(/exceed the 2 cores/);
+    expect(() => nativeThreads(2, { workers: 0 })).toThrow(/positive integer/);
+  });
+});

@@ -1,0 +1,81 @@
+// A model's own scoring engine (setOcclusionEngine) and a scorer's predictInput: on an analytic toy model the map is
+// known exactly, whichever side scores, and the model's predict is never run while an engine answers.
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { asModel, Occlusion, setOcclusionEngine, type AblationScorerFactory } from '@easy-explain/core/internal';
+import { useBackend } from './helpers';
+
+// f(x) = [Σx, 2·Σx]: ablating a region with baseline 0 drops class 1's score by 2·Σ(region).
+const toy = () =>
+  asModel((x: tf.Tensor4D) =>
+    tf.tidy(() => {
+      const total = tf.sum(x, [1, 2, 3]);
+      return tf.stack([total, tf.mul(total, 2)], 1) as tf.Tensor2D;
+    }),
+  );
+
+/** The same function computed in plain arrays, as a native engine would (NHWC input, one image). */
+function arrayEngine(calls: { predictInput: number; regions: number }): AblationScorerFactory {
+  const sum = (data: Float32Array) => data.reduce((a, b) => a + b, 0);
+  return Object.assign(
+    ({ inputData, shape: [, , w, c] }: { inputData: Float32Array; shape: [number, number, number, number] }) => ({
+      async scoreRegions(regions: Array<{ start: number[]; end: number[] }>) {
+        calls.regions += regions.length;
+        return Float32Array.from(regions, ({ start, end }) => {
+          let removed = 0;
+          for (let y = start[0]; y < end[0]; y++) for (let x = start[1]; x < end[1]; x++) for (let z = start[2]; z < end[2]; z++) removed += inputData[(y * w + x) * c + z];
+          return 2 * (sum(inputData) - removed);
+        });
+      },
+      dispose() {},
+    }),
+    {
+      predictInput: async (input: Float32Array) => {
+        calls.predictInput++;
+        return { scores: Float32Array.of(sum(input), 2 * sum(input)), classes: 2 };
+      },
+    },
+  ) as unknown as AblationScorerFactory;
+}
+
+const maxError = (a: ArrayLike<number>, b: number[]) => Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i])));
+// float32 sums of 8 values below 1: rounding stays under 1e-6; 1e-5 still fails on any wrong window.
+
+describe('Occlusion with a model engine', () => {
+  it('scores with the registered engine (predict never runs), and with TF.js again once it is removed', async () => {
+    await useBackend('cpu');
+    const x = tf.tensor4d(Array.from({ length: 4 * 4 * 2 }, (_, i) => (i % 7) / 7), [1, 4, 4, 2]);
+    const options = { target: 1, slidingWindowShapes: [2, 2, 2] as [number, number, number], strides: 2 };
+    // Non-overlapping 2×2 windows: each element's attribution is 2·Σ(its window) / 1.
+    const values = x.dataSync();
+    const expected = Array.from(values, (_, i) => {
+      const [y, xx] = [Math.floor(i / 8), Math.floor(i / 2) % 4];
+      let s = 0;
+      for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) for (let z = 0; z < 2; z++) s += values[((2 * Math.floor(y / 2) + dy) * 4 + 2 * Math.floor(xx / 2) + dx) * 2 + z];
+      return 2 * s;
+    });
+
+    const model = toy();
+    const calls = { predictInput: 0, regions: 0 };
+    const engine = arrayEngine(calls);
+    const poisoned = { ...model, predict: () => { throw new Error('predict ran although the engine scores'); } };
+    setOcclusionEngine(poisoned, () => engine);
+    const before = tf.memory().numTensors;
+    const native = await new Occlusion(poisoned).attribute(x, { ...options, workers: 2 });
+    expect(maxError(native.dataSync(), expected)).toBeLessThan(1e-5);
+    expect(calls).toEqual({ predictInput: 1, regions: 4 });
+    native.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+
+    // An engine that declines (returns undefined) leaves the model to TF.js; so does removing it.
+    setOcclusionEngine(model, () => undefined);
+    const declined = await new Occlusion(model).attribute(x, options);
+    setOcclusionEngine(model, undefined);
+    const tfjs = await new Occlusion(model).attribute(x, options);
+    for (const map of [declined, tfjs]) {
+      expect(maxError(map.dataSync(), expected)).toBeLessThan(1e-5);
+    }
+    expect(calls.regions).toBe(4);
+    tf.dispose([declined, tfjs, x]);
+  });
+});
