@@ -66,6 +66,7 @@ export const EXPLAIN_FLAGS = {
   threshold: { type: 'string' },
   vis: { type: 'string', multiple: true },
   backend: { type: 'string' },
+  engine: { type: 'string' },
 } as const;
 
 export type ExplainFlagValues = {

@@ -11,6 +11,7 @@ export {
   type LoadedModel,
   type LoadModelOptions,
   type DefaultModelOptions,
+  type NodeLoadModelOptions,
   type ModelFormat,
 } from './model.js';
 export { loadImage, decodeImage, imageMaxBytes, MAX_IMAGE_SIDE, type ImageOptions, type ImageSource, type RgbImage } from './image.js';

@@ -20,6 +20,7 @@ import {
   type ModelFileSource,
 } from '@easy-explain/runtime';
 import { ensureBackend, firstLine } from './backend.js';
+import { OnnxEngine } from './native/onnx-engine.js';
 import { cappedWorkers, poolScorer, resolveWorkers, WorkerPool } from './pool/pool.js';
 
 // The loaded-model type and loading steps are the runtime's, shared with the browser; Node adds files on disk, the
@@ -111,23 +112,44 @@ function fileSource(modelJson: string): ModelFileSource {
  * Builds a LoadedModel from files already in memory (`where` names them in messages). Occlusion workers use it to
  * rebuild a downloaded model without downloading it again.
  */
-export async function loadModelFiles(files: ModelFiles, where: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
+export async function loadModelFiles(files: ModelFiles, where: string, options: NodeLoadModelOptions = {}): Promise<LoadedModel> {
   return loadFromFiles(files, where, options, false);
 }
 
-async function loadFromFiles(files: ModelFiles, where: string, options: LoadModelOptions, downloaded: boolean): Promise<LoadedModel> {
+/** Node's extra loading options. */
+export interface NodeLoadModelOptions extends LoadModelOptions {
+  /**
+   * What scores Occlusion's perturbed copies of an ONNX model: 'tfjs' (default: its TF.js conversion, incremental,
+   * on worker threads) or 'native' (onnxruntime-node, when installed; else TF.js, said once through onWarning).
+   * Gradient methods always run on the TF.js conversion.
+   */
+  engine?: 'tfjs' | 'native';
+  /** Told about slower fallbacks (e.g. onnxruntime-node missing). */
+  onWarning?: (message: string) => void;
+}
+
+async function loadFromFiles(files: ModelFiles, where: string, options: NodeLoadModelOptions, downloaded: boolean): Promise<LoadedModel> {
   await ensureBackend();
+  if (options.engine !== undefined && options.engine !== 'tfjs' && options.engine !== 'native') {
+    throw new ExplainError('invalid_option', `engine must be 'tfjs' or 'native'; got ${String(options.engine)}.`);
+  }
   const model = await buildLoadedModel(files, where, options);
   let pool: WorkerPool | undefined;
   let warnedWorkers = false;
+  const engine = options.engine === 'native' && files.format === 'onnx' ? await OnnxEngine.create(files.bytes, { onWarning: options.onWarning }).catch((error) => {
+    model.dispose();
+    throw error;
+  }) : undefined;
   const disposeModel = model.dispose;
   const loaded: LoadedModel = Object.assign(model, {
     dispose: () => {
       // The closed pool stays, so a later call says the model was disposed.
       void pool?.close();
+      void engine?.dispose(loaded);
       disposeModel();
     },
   });
+  engine?.attachTo(loaded);
   // Occlusion in worker threads (`workers` option): each worker loads this model again from `source` on the main
   // thread's backend. The pool starts on first use, is reused by later calls and ends with dispose().
   setOcclusionWorkers(loaded, (request: OcclusionWorkerOptions) => {
@@ -153,7 +175,7 @@ async function loadFromFiles(files: ModelFiles, where: string, options: LoadMode
  * http(s):// URL, with its weight shards read next to it. Missing files, shards of the wrong size and models
  * whose input is not an image batch are ExplainErrors naming the file.
  */
-export async function loadModel(source: string | URL, options: LoadModelOptions = {}): Promise<LoadedModel> {
+export async function loadModel(source: string | URL, options: NodeLoadModelOptions = {}): Promise<LoadedModel> {
   const text = source instanceof URL ? source.href : source;
   let src: ModelFileSource;
   let where: string;
@@ -279,7 +301,7 @@ async function commitCacheEntry(tmp: string, dir: string): Promise<void> {
  */
 export async function resolveModel(
   source: string | undefined,
-  options: LoadModelOptions & DefaultModelOptions = {},
+  options: NodeLoadModelOptions & DefaultModelOptions = {},
 ): Promise<LoadedModel> {
   const chosen = source ?? (process.env.EASY_EXPLAIN_MODEL || undefined);
   if (chosen === undefined) return loadDefaultModel(options);

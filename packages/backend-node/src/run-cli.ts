@@ -93,6 +93,8 @@ Options:
                           positive, negative, absolute_value, all (default: one row,
                           blended_heat_map:all,original_image:all)
   --out <dir>             folder for figure-N.png and explanation.json (default: ./${DEFAULT_OUT_DIR})
+  --engine <name>         tfjs|native: what scores Occlusion's copies of an ONNX model (default: tfjs, its
+                          TF.js conversion; native: onnxruntime-node when installed, else tfjs with a warning)
   --backend <name>        ${BACKEND_NAMES.join('|')} (default: auto = tensorflow if @tensorflow/tfjs-node
                           is installed, else wasm, else cpu; gradient methods: tensorflow, else cpu,
                           as wasm lacks gradient kernels)
@@ -229,6 +231,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const metrics = o.metrics === undefined ? undefined : o.metrics.split(',').map((m) => oneOf(m.trim(), '--metrics', METRIC_NAMES)!);
     const metricSteps = integer(o['metric-steps'], '--metric-steps', 1);
     const threshold = number(o.threshold, '--threshold');
+    const engine = oneOf(o.engine, '--engine', ['tfjs', 'native'] as const);
     const method = (oneOf(o.method, '--method', METHOD_NAMES as readonly string[]) ?? 'occlusion') as MethodName;
     const backendName = oneOf(o.backend, '--backend', BACKEND_NAMES) ?? 'auto';
     const outputKind = oneOf(o['output-kind'], '--output-kind', ['logits', 'probabilities'] as const);
@@ -256,6 +259,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const model = await resolveModel(o.model, {
       outputKind,
       preset,
+      engine,
+      onWarning: (message) => note(`warning: ${message}\n`),
       signal: io.signal,
       onDownload: (url, into) => note(`Downloading the default model from ${url}\n  into ${into} (once)\n`),
     });
