@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { setupBackend } from './backend.js';
 import { explainBatch, IMAGES_DIR, removeAbandonedPartials, type BatchItem } from './batch.js';
-import { EXPLAIN_FLAGS, explainSettings, formatDuration, joinNegativeNumbers, oneLine, UsageError, type ExplainFlagValues } from './cli-args.js';
+import { EXPLAIN_FLAGS, explainSettings, formatDuration, joinNegativeNumbers, oneLine, UsageError, type ExplainFlagValues, reportFailure } from './cli-args.js';
 import { loadLabels } from './labels.js';
 import { resolveModel } from './model.js';
 import { BATCH_OUT_DIR, expandInputs, isImageList } from './inputs.js';
@@ -219,18 +219,6 @@ export async function runBatchCli(argv: string[], io: CliIO): Promise<number> {
     }
     return failures.length > 0 ? 3 : 0;
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const isExplain = error instanceof Error && error.name === 'ExplainError' && typeof code === 'string';
-    if (isExplain && code === 'aborted') {
-      stderr.write('easy-explain: interrupted\n');
-      return 130;
-    }
-    if (error instanceof UsageError || isExplain) {
-      stderr.write(`easy-explain: ${oneLine((error as Error).message)}\n`);
-      return 2;
-    }
-    const detail = process.env.EASY_EXPLAIN_DEBUG ? `\n${(error as Error)?.stack ?? ''}` : ' (set EASY_EXPLAIN_DEBUG=1 for the stack trace)';
-    stderr.write(`easy-explain: internal error: ${oneLine(error instanceof Error ? error.message : String(error))}${detail}\n`);
-    return 1;
+    return reportFailure(error, stderr);
   }
 }

@@ -165,3 +165,23 @@ export function explainSettings(o: ExplainFlagValues): ExplainSettings {
     },
   };
 }
+
+/**
+ * The exit status of a failed command, with its one line on stderr: 130 for an abort (Ctrl-C), 2 for bad input or
+ * usage (ExplainError, UsageError), 1 for an internal error (with the stack under EASY_EXPLAIN_DEBUG).
+ */
+export function reportFailure(error: unknown, stderr: CliIO['stderr']): number {
+  const code = (error as { code?: unknown }).code;
+  const isExplain = error instanceof Error && error.name === 'ExplainError' && typeof code === 'string';
+  if (isExplain && code === 'aborted') {
+    stderr.write('easy-explain: interrupted\n');
+    return 130;
+  }
+  if (error instanceof UsageError || isExplain) {
+    stderr.write(`easy-explain: ${oneLine((error as Error).message)}\n`);
+    return 2;
+  }
+  const detail = process.env.EASY_EXPLAIN_DEBUG ? `\n${(error as Error)?.stack ?? ''}` : ' (set EASY_EXPLAIN_DEBUG=1 for the stack trace)';
+  stderr.write(`easy-explain: internal error: ${oneLine(error instanceof Error ? error.message : String(error))}${printableLines(detail)}\n`);
+  return 1;
+}

@@ -25,6 +25,7 @@ import {
   printableLines,
   UsageError,
   type CliIO,
+  reportFailure,
 } from './cli-args.js';
 import { VERSION } from './version.js';
 
@@ -351,19 +352,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     }
     return 0;
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const isExplain = error instanceof Error && error.name === 'ExplainError' && typeof code === 'string';
-    if (isExplain && code === 'aborted') {
-      stderr.write('easy-explain: interrupted\n');
-      return 130;
-    }
-    if (error instanceof UsageError || isExplain) {
-      stderr.write(`easy-explain: ${oneLine((error as Error).message)}\n`);
-      return 2;
-    }
-    const detail = process.env.EASY_EXPLAIN_DEBUG ? `\n${(error as Error)?.stack ?? ''}` : ' (set EASY_EXPLAIN_DEBUG=1 for the stack trace)';
-    stderr.write(`easy-explain: internal error: ${oneLine(error instanceof Error ? error.message : String(error))}${printableLines(detail)}\n`);
-    return 1;
+    return reportFailure(error, stderr);
   }
 }
 

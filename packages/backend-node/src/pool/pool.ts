@@ -35,40 +35,40 @@ export function resolveWorkers(workers: number | 'auto'): number {
   return workers === 'auto' ? Math.min(availableParallelism(), MAX_AUTO_WORKERS) : workers;
 }
 
-function workerEntry(): URL {
-  const beside = new URL('./worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(beside))) return beside;
-  // Loaded from src (the tests alias packages to src): workers run the compiled entry.
-  return new URL('../../dist/pool/worker.js', import.meta.url);
-}
-
-function toError(data: ErrorData): Error {
-  if (data.name === 'ExplainError' && data.code) return new ExplainError(data.code, data.message);
-  return new ExplainError('worker_failed', `An occlusion worker failed: ${data.message}`);
+/**
+ * A compiled worker entry by its path under dist/ (e.g. 'pool/worker.js'): beside this module when it runs from
+ * dist/, else (the tests load the sources) the compiled one.
+ */
+export function workerEntry(path: string): URL {
+  const beside = new URL(`../${path}`, import.meta.url);
+  return existsSync(fileURLToPath(beside)) ? beside : new URL(`../../dist/${path}`, import.meta.url);
 }
 
 /** A worker thread with the main thread's Node flags, or none when a flag is per-process only (e.g. --expose-gc). */
-function newWorker(init: WorkerInit, execArgv: string[]): Worker {
+function newWorker(entry: URL, workerData: unknown): Worker {
+  // Node flags carry over to workers, except one that only applies to the main script (`node --input-type -e`).
+  const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'));
   try {
-    return new Worker(workerEntry(), { workerData: init, execArgv });
+    return new Worker(entry, { workerData, execArgv });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
-    return new Worker(workerEntry(), { workerData: init, execArgv: [] });
+    return new Worker(entry, { workerData, execArgv: [] });
   }
 }
 
-/** One worker thread and its requests in flight. */
-class PoolWorker implements PooledOcclusionWorker {
+/**
+ * One occlusion worker thread (TF.js or native) and its requests in flight: idle workers are unref'd, a crash or
+ * exit rejects every request and takes the worker out of its pool. `what` names it in messages.
+ */
+export class ThreadWorker implements PooledOcclusionWorker {
   readonly worker: Worker;
   readonly ready: Promise<void>;
   threadId = -1;
   private readonly pending = new PendingRequests<OcclusionPoolReply>();
   private rejectReady: (error: Error) => void = () => {};
 
-  constructor(init: WorkerInit, private readonly onGone: (worker: PoolWorker) => void) {
-    // Node flags carry over to workers, except one that only applies to the main script (`node --input-type -e`).
-    const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'));
-    this.worker = newWorker(init, execArgv);
+  constructor(entry: URL, workerData: unknown, private readonly what: string, private readonly onGone: (worker: ThreadWorker) => void) {
+    this.worker = newWorker(entry, workerData);
     this.ready = new Promise<void>((resolve, reject) => {
       this.rejectReady = reject;
       this.worker.on('message', (reply: Reply) => {
@@ -77,16 +77,16 @@ class PoolWorker implements PooledOcclusionWorker {
           this.settle();
           resolve();
         } else if (reply.type === 'failed') {
-          this.fail(toError(reply.error));
+          this.fail(this.toError(reply.error));
         } else {
-          const answered = reply.type === 'error' ? this.pending.reject(reply.id, toError(reply.error)) : this.pending.resolve(reply.id, reply);
+          const answered = reply.type === 'error' ? this.pending.reject(reply.id, this.toError(reply.error)) : this.pending.resolve(reply.id, reply);
           if (answered) this.settle();
         }
       });
     });
     this.ready.catch(() => {}); // the pool awaits it; a failure before anyone does is not unhandled
-    this.worker.on('error', (error) => this.fail(new ExplainError('worker_failed', `An occlusion worker crashed: ${firstLine(error)}`, { cause: error })));
-    this.worker.on('exit', (code) => this.fail(new ExplainError('worker_failed', `An occlusion worker stopped (exit code ${code}).`)));
+    this.worker.on('error', (error) => this.fail(new ExplainError('worker_failed', `${capitalise(what)} crashed: ${firstLine(error)}`, { cause: error })));
+    this.worker.on('exit', (code) => this.fail(new ExplainError('worker_failed', `${capitalise(what)} stopped (exit code ${code}).`)));
   }
 
   request(message: OcclusionPoolRequest): Promise<OcclusionPoolReply> {
@@ -103,6 +103,11 @@ class PoolWorker implements PooledOcclusionWorker {
     return this.worker.terminate();
   }
 
+  private toError(data: ErrorData): Error {
+    if (data.name === 'ExplainError' && data.code) return new ExplainError(data.code, data.message);
+    return new ExplainError('worker_failed', `${capitalise(this.what)} failed: ${data.message}`);
+  }
+
   private settle(): void {
     if (this.pending.size === 0) this.worker.unref();
   }
@@ -115,10 +120,13 @@ class PoolWorker implements PooledOcclusionWorker {
   }
 }
 
+const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
 /** The worker threads of one model (core's pool of workers, spawning threads that rebuild the model). */
-export class WorkerPool extends OcclusionWorkerPool<PoolWorker> {
+export class WorkerPool extends OcclusionWorkerPool<ThreadWorker> {
   constructor(init: Omit<WorkerInit, 'backend'>) {
-    super((backend, onGone) => new PoolWorker({ ...init, backend }, onGone));
+    const entry = workerEntry('pool/worker.js');
+    super((backend, onGone) => new ThreadWorker(entry, { ...init, backend } satisfies WorkerInit, 'an occlusion worker', onGone));
   }
 
   /** Thread ids of the live workers (diagnostics, tests). */

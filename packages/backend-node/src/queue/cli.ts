@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BATCH_OUT_DIR, expandInputs } from '../inputs.js';
-import { EXPLAIN_FLAGS, integer, joinNegativeNumbers, number, oneLine, UsageError, type ExplainFlagValues } from '../cli-args.js';
+import { EXPLAIN_FLAGS, integer, joinNegativeNumbers, number, oneLine, UsageError, type ExplainFlagValues, reportFailure } from '../cli-args.js';
 import { removeAbandonedPartials } from '../batch.js';
 import { FAILURES_FILE, writeReport } from '../report.js';
 import type { CliIO } from '../cli-args.js';
@@ -122,18 +122,6 @@ export async function runQueueCli(argv: string[], io: CliIO): Promise<number> {
     }
     throw new UsageError(`Unknown queue command "${command}"; use add, work, report or status (see easy-explain queue --help).`);
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const isExplain = error instanceof Error && error.name === 'ExplainError' && typeof code === 'string';
-    if (isExplain && code === 'aborted') {
-      stderr.write('easy-explain: interrupted\n');
-      return 130;
-    }
-    if (error instanceof UsageError || isExplain) {
-      stderr.write(`easy-explain: ${oneLine((error as Error).message)}\n`);
-      return 2;
-    }
-    const detail = process.env.EASY_EXPLAIN_DEBUG ? `\n${(error as Error)?.stack ?? ''}` : ' (set EASY_EXPLAIN_DEBUG=1 for the stack trace)';
-    stderr.write(`easy-explain: internal error: ${oneLine(error instanceof Error ? error.message : String(error))}${detail}\n`);
-    return 1;
+    return reportFailure(error, stderr);
   }
 }
