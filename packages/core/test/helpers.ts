@@ -8,6 +8,8 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
 import sharp from 'sharp';
+import { expect } from 'vitest';
+import { ExplainError } from '@easy-explain/core';
 
 export const SHARED = fileURLToPath(new URL('../../../../shared/', import.meta.url));
 export const REFERENCE = join(SHARED, 'reference');
@@ -95,4 +97,15 @@ export async function expectNoLeak<T>(fn: () => Promise<T>, keep = 0): Promise<{
  */
 export function setKernelLeakChecks(on: boolean): void {
   tf.env().set('IS_TEST', on);
+}
+
+/** The ExplainError `run` rejects with; fails the test when it resolves or throws anything else. */
+export async function errorOf(run: () => Promise<unknown>): Promise<ExplainError> {
+  try {
+    await run();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ExplainError);
+    return e as ExplainError;
+  }
+  throw new Error('expected an ExplainError');
 }

@@ -14,7 +14,7 @@ import {
   type InfidelityPerturbFunction,
   type SensitivityPerturbFunction,
 } from '@easy-explain/core/internal';
-import { useBackend } from './helpers';
+import { useBackend, errorOf } from './helpers';
 
 const SHAPE = [1, 3, 4, 2] as const;
 const SIZE = 24;
@@ -71,15 +71,6 @@ const inputTimesGradient: ExplainFunction = async (model, input, options) => {
   return result;
 };
 
-async function errorOf(run: () => Promise<unknown>): Promise<ExplainError> {
-  try {
-    await run();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ExplainError);
-    return e as ExplainError;
-  }
-  throw new Error('expected an ExplainError');
-}
 
 // Relative tolerance: a_s, b_s are float32 sums of 24 products (≈ 1e-7 relative each); 1e-5 leaves room for squaring.
 const close = (got: number, want: number, rel = 1e-5) => expect(Math.abs(got - want)).toBeLessThanOrEqual(rel * Math.abs(want) + 1e-9);

@@ -17,7 +17,7 @@ import {
   type CurveOptions,
 } from '@easy-explain/core/internal';
 import { join } from 'node:path';
-import { maxAbsDiff, SHARED, loadLayersModel, loadPhoto, setKernelLeakChecks, useBackend } from './helpers';
+import { maxAbsDiff, SHARED, loadLayersModel, loadPhoto, setKernelLeakChecks, useBackend, errorOf } from './helpers';
 
 // scipy 1.17.1: scipy.ndimage.gaussian_filter1d(delta at 5 of 11 zeros, 5) — the 1-D factor of RISE's gkern(11, 5).
 const SCIPY_KERNEL = [
@@ -72,15 +72,6 @@ function blurredV(values: Float64Array): number {
 // Probabilities are computed in float32 by the backend; 1e-6 is a few float32 ulps at values near 1.
 const TOL = 1e-6;
 
-async function errorOf(run: () => Promise<unknown>): Promise<ExplainError> {
-  try {
-    await run();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ExplainError);
-    return e as ExplainError;
-  }
-  throw new Error('expected an ExplainError');
-}
 
 describe('deletion and insertion (cpu)', () => {
   let input: tf.Tensor4D;

@@ -15,19 +15,10 @@ import {
   type ExplainFunction,
   type Model,
 } from '@easy-explain/core/internal';
-import { SHARED, loadLayersModel, loadPhoto, setKernelLeakChecks, useBackend } from './helpers';
+import { SHARED, loadLayersModel, loadPhoto, setKernelLeakChecks, useBackend, errorOf } from './helpers';
 
 const saliency: ExplainFunction = (model, input, options) => new Saliency(model).attribute(input, options);
 
-async function errorOf(run: () => Promise<unknown>): Promise<ExplainError> {
-  try {
-    await run();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ExplainError);
-    return e as ExplainError;
-  }
-  throw new Error('expected an ExplainError');
-}
 
 describe('spearman', () => {
   it('equals scipy.stats.spearmanr with ties (average ranks)', () => {

@@ -11,20 +11,11 @@ import {
   defaultPerturbationsPerEval,
   type OcclusionOptions,
 } from '@easy-explain/core/internal';
-import { useBackend } from './helpers';
+import { useBackend, errorOf } from './helpers';
 
 // A toy classifier: class k scores the mean of channel k, so the answers are known by hand.
 const channelMeans = asModel((images: tf.Tensor4D) => tf.tidy(() => tf.mean(images, [1, 2]) as tf.Tensor2D));
 
-async function errorOf(run: () => Promise<unknown>): Promise<ExplainError> {
-  try {
-    await run();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ExplainError);
-    return e as ExplainError;
-  }
-  throw new Error('expected an ExplainError');
-}
 
 describe('Occlusion validation and resource hygiene (cpu)', () => {
   beforeAll(() => useBackend('cpu'));
