@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 // Paths from the repository root; the browser bench belongs to the demo (its harness and Chromium driver live there).
 const benches = [
+  'bench/onnx.mjs',
   'bench/native.mjs',
   'bench/occlusion.mjs',
   'bench/incremental.mjs',
