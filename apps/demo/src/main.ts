@@ -115,7 +115,7 @@ async function loadOwn(): Promise<void> {
   const labelsFile = ($('labels-file') as HTMLInputElement).files?.[0];
   clearError();
   try {
-    if (files.length === 0) throw Object.assign(new Error('Choose model.json and its weight shards first.'), { code: 'invalid_model' });
+    if (files.length === 0) throw Object.assign(new Error('Choose an .onnx file, or model.json and its weight shards, first.'), { code: 'invalid_model' });
     let labels: unknown;
     if (labelsFile) {
       try {
