@@ -77,6 +77,14 @@ function pickedFilesSource(files: File[]): ModelFileSource {
   };
 }
 
+function absoluteUrl(text: string): string {
+  try {
+    return new URL(text, globalThis.location?.href).href;
+  } catch (cause) {
+    throw new ExplainError('invalid_option', `Cannot load a model from "${text}": give a full http(s) URL, or one relative to the page.`, { cause });
+  }
+}
+
 /**
  * Loads a TF.js model (LayersModel or GraphModel) or an ONNX model (converted to a LayersModel) from a URL (model.json
  * and its shards, or an .onnx file, each download checked and
@@ -85,7 +93,8 @@ function pickedFilesSource(files: File[]): ModelFileSource {
  * a hostile manifest, or a model whose input is not an image), `invalid_labels` (labels of another size).
  */
 export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<LoadedModel> {
-  const url = typeof source === 'string' || source instanceof URL ? String(source) : undefined;
+  // A relative URL (e.g. '/model/model.json') is relative to the page or worker, as fetch takes it.
+  const url = typeof source === 'string' || source instanceof URL ? absoluteUrl(String(source)) : undefined;
   let files: ModelFiles;
   let where: string;
   if (url !== undefined) {
