@@ -1,16 +1,10 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { WeightedActivationsCam, type PytorchCamOptions } from './pytorch-grad-cam-base.js';
+import { HiResCam } from './hires-cam.js';
 
-/** pytorch-grad-cam's EigenGradCAM: the projection of ∂score/∂A ⊙ A on its first principal component. */
-export class EigenGradCam extends WeightedActivationsCam {
-  protected async weightedActivations(input: tf.Tensor4D, targets: number[], options: PytorchCamOptions): Promise<tf.Tensor4D> {
-    const { activations, gradients } = await this.activationsAndGradients(input, targets);
-    options.onProgress?.(1, 1);
-    const product = tf.mul(gradients, activations) as tf.Tensor4D;
-    tf.dispose([activations, gradients]);
-    return product;
-  }
-
+/**
+ * pytorch-grad-cam's EigenGradCAM: HiResCAM's ∂score/∂A ⊙ A, projected on its first principal component instead of
+ * summed over channels.
+ */
+export class EigenGradCam extends HiResCam {
   protected override projects(): boolean {
     return true;
   }
