@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, open, realpath, rename, rm, stat, writeFile, type FileH
 import { homedir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ExplainError, setOcclusionWorkers, type OcclusionWorkerOptions } from '@easy-explain/core/internal';
+import { ExplainError, poolForwardScorer, setForwardEngine, setOcclusionWorkers, type OcclusionWorkerOptions } from '@easy-explain/core/internal';
 import {
   buildLoadedModel,
   DEFAULT_MODEL_URL,
@@ -22,6 +22,7 @@ import {
 import { ensureBackend, firstLine } from './backend.js';
 import { OnnxEngine } from './native/onnx-engine.js';
 import { cappedWorkers, poolScorer, resolveWorkers, WorkerPool } from './pool/pool.js';
+import { attachOnnxForward } from './native/onnx-forward.js';
 
 // The loaded-model type and loading steps are the runtime's, shared with the browser; Node adds files on disk, the
 // cache of the default model, and worker threads.
@@ -146,10 +147,13 @@ async function loadFromFiles(files: ModelFiles, where: string, options: NodeLoad
       // The closed pool stays, so a later call says the model was disposed.
       void pool?.close();
       void engine?.dispose(loaded);
+      setForwardEngine(loaded, undefined);
       disposeModel();
     },
   });
   engine?.attachTo(loaded);
+  // ScoreCAM and deletion/insertion score on the same engine (AblationCAM stays on TF.js: it starts at a layer).
+  if (engine) attachOnnxForward(engine, loaded);
   // Occlusion in worker threads (`workers` option): each worker loads this model again from `source` on the main
   // thread's backend. The pool starts on first use, is reused by later calls and ends with dispose().
   setOcclusionWorkers(loaded, (request: OcclusionWorkerOptions) => {
@@ -165,7 +169,8 @@ async function loadFromFiles(files: ModelFiles, where: string, options: NodeLoad
       pool = new WorkerPool({ source: where, files: downloaded ? files : undefined, outputKind: model.outputKind, outputLayer: options.outputLayer });
       pools.set(loaded, pool);
     }
-    return { workers: count, scorer: poolScorer(pool, count, request) };
+    const workers = pool;
+    return { workers: count, scorer: poolScorer(pool, count, request), forward: poolForwardScorer(() => workers.acquire(count), count, request) };
   });
   return loaded;
 }

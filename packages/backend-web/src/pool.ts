@@ -9,6 +9,7 @@ import {
   MAX_AUTO_WORKERS,
   occlusionPoolScorer,
   OcclusionPoolJobs,
+  poolForwardScorer,
   OcclusionWorkerPool,
   type OcclusionPoolReply,
   type OcclusionPoolRequest,
@@ -125,8 +126,11 @@ export function withOcclusionHelpers(
   setOcclusionWorkers(pooled, (options: OcclusionWorkerOptions): OcclusionWorkers | undefined => {
     const count = resolveWebWorkers(options.workers, tf.getBackend());
     if (count <= 1) return undefined;
+    const here = inThreadPoolWorker(model);
     return {
       workers: count,
+      // Forward-only batches (ScoreCAM, AblationCAM, deletion/insertion): this worker takes every count-th batch.
+      forward: poolForwardScorer(async () => [here, ...(await pool.acquire(count - 1))], count, options),
       scorer: async (context) => {
         const here = inThreadPoolWorker(model);
         const factory = occlusionPoolScorer(async () => [here, ...(await pool.acquire(count - 1))], options);

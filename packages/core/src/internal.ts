@@ -31,6 +31,7 @@ export {
 } from './attributors/occlusion-workers.js';
 export {
   inThreadPoolWorker,
+  poolForwardScorer,
   MAX_AUTO_WORKERS,
   occlusionPoolScorer,
   OcclusionPoolJobs,
@@ -40,6 +41,16 @@ export {
   type OcclusionPoolWorker,
   type PooledOcclusionWorker,
 } from './attributors/occlusion-pool.js';
+export { answerForward, inThreadForward, type ForwardRequest, type ForwardScorer, type Shape4 } from './attributors/forward-scorer.js';
+export {
+  checkWorkers,
+  forwardEngineOf,
+  forwardScorerFor,
+  scoreBatches,
+  setForwardEngine,
+  type ForwardEngine,
+  type ForwardWorkerOptions,
+} from './attributors/forward-workers.js';
 export {
   presetOptions,
   presetGeometry,

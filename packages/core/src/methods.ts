@@ -13,6 +13,7 @@ import { LayerGradCam, type InterpolateMode } from './attributors/layer-grad-cam
 import { GuidedGradCam } from './attributors/guided-grad-cam.js';
 import { NoiseTunnel, NOISE_TUNNEL_TYPES, type NoiseTunnelType } from './attributors/noise-tunnel.js';
 import { PYTORCH_GRAD_CAM_METHODS, type PytorchGradCamName } from './attributors/cam/methods.js';
+import { checkWorkers } from './attributors/forward-workers.js';
 
 /** Options of Occlusion as the table takes them; 2-element windows and strides cover all channels. */
 export interface OcclusionMethodOptions {
@@ -107,6 +108,11 @@ export interface CamMethodOptions {
   eigenSmooth?: boolean;
   /** score_cam / ablation_cam: copies per forward pass; default the library's (16 / 32). */
   batchSize?: number;
+  /**
+   * score_cam / ablation_cam: worker threads for the forward batches, 'auto' (default here: the host's cores, up to
+   * 4) or a count; 1 runs in the caller's thread. The map is identical either way (see ScoreCamOptions.workers).
+   */
+  workers?: 'auto' | number;
 }
 
 /** Options of every method in the table, by name. */
@@ -231,7 +237,7 @@ function innerAttributor(model: Model, inner: NoiseTunnelInner, inputShape: read
  * input's C channels as map/C, so the channel sum that visualisation takes is the library's output; `parameters`
  * record the layer and the raw map's shape.
  */
-function camEntry(name: PytorchGradCamName, title: string): MethodEntry<CamMethodOptions> {
+function camEntry(name: PytorchGradCamName, title: string, forwardOnly = false): MethodEntry<CamMethodOptions> {
   return {
     title,
     output: 'input',
@@ -240,14 +246,17 @@ function camEntry(name: PytorchGradCamName, title: string): MethodEntry<CamMetho
       layer: options.layer,
       eigenSmooth: options.eigenSmooth ?? false,
       batchSize: positive(options.batchSize, 'batchSize'),
+      ...(forwardOnly && { workers: checkWorkers(options.workers ?? 'auto') }),
     }),
     async run(model, input, options, run) {
       const cam = new PYTORCH_GRAD_CAM_METHODS[name](model, options.layer);
-      const { raw, final } = await cam.explain(input, { ...options, target: run.target, onProgress: run.onProgress, signal: run.signal });
+      const { raw, final } = await cam.explain(input, { ...options, target: run.target, onProgress: run.onProgress, signal: run.signal, onWarning: run.onWarning });
       try {
         const c = input.shape[3];
         const attribution = tf.tidy(() => tf.broadcastTo(tf.div(final, c), input.shape) as tf.Tensor4D);
-        const parameters = { ...options, layer: cam.layer, layerIsDefault: cam.layerIsDefault, mapShape: raw.shape, library: 'pytorch-grad-cam', className: name };
+        // Forward-only CAMs record where their batches ran: 'auto' resolves per host and per model.
+        const ran = 'ranOn' in cam ? { workers: cam.ranOn.parallel, ranOn: cam.ranOn.runsOn } : {};
+        const parameters = { ...options, ...ran, layer: cam.layer, layerIsDefault: cam.layerIsDefault, mapShape: raw.shape, library: 'pytorch-grad-cam', className: name };
         return { attribution, parameters };
       } finally {
         tf.dispose([raw, final]);
@@ -423,8 +432,8 @@ export const METHODS: { readonly [K in TableMethodName]: MethodEntry<MethodOptio
   layer_cam: camEntry('LayerCAM', 'LayerCAM'),
   eigen_cam: camEntry('EigenCAM', 'EigenCAM'),
   eigen_grad_cam: camEntry('EigenGradCAM', 'EigenGrad-CAM'),
-  score_cam: camEntry('ScoreCAM', 'Score-CAM'),
-  ablation_cam: camEntry('AblationCAM', 'Ablation-CAM'),
+  score_cam: camEntry('ScoreCAM', 'Score-CAM', true),
+  ablation_cam: camEntry('AblationCAM', 'Ablation-CAM', true),
 };
 
 /** The methods offered to users (CLI --method, runEasyExplain, the demo), in menu order. */

@@ -287,7 +287,9 @@ export async function explainImage<Image, F extends FigureInfo>(
       const explain = async (m: Model, x: tf.Tensor4D, o: { target: number[] }) => (await runMethod(method, m, x, { target: o.target, signal }, methodOptions, true)).attribution;
       for (const name of new Set(options.metrics)) {
         const onProgress = options.onMetricProgress && ((done: number, total: number) => options.onMetricProgress!(name, done, total));
-        metrics[name] = await runMetric(name, model, input, attribution, { ...options.metricOptions, target, signal, onProgress, explain });
+        // Forward-only metrics (deletion, insertion) spread their batches over the model's workers unless told otherwise.
+        const metricOptions = { workers: 'auto' as const, onWarning: options.onWarning, ...options.metricOptions };
+        metrics[name] = await runMetric(name, model, input, attribution, { ...metricOptions, target, signal, onProgress, explain });
       }
       const curves = (['deletion', 'insertion'] as const).flatMap((name) => (metrics![name] as { curves?: MetricCurve[] } | undefined)?.curves ?? []);
       if (curves.length > 0) metricFigure = await platform.drawCurves(curves);

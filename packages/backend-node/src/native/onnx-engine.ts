@@ -42,7 +42,8 @@ export class OnnxEngine {
     readonly incremental: IncrementalOnnx | undefined,
     /** Worker threads sharing a run's batches (1: this thread's session scores). */
     readonly workers: number,
-    private readonly pool: NativeWorkerPool | undefined,
+    /** The worker threads, when there are several (forward-only batches use them too: onnx-forward.ts). */
+    readonly pool: NativeWorkerPool | undefined,
   ) {
     this.incrementalScorer = incremental
       ? Object.assign(

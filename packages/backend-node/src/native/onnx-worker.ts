@@ -4,6 +4,7 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { AblationContext, AblationScorer, OcclusionPoolRequest } from '@easy-explain/core/internal';
 import type { ErrorData, Reply } from '../pool/protocol.js';
 import { OnnxEngine } from './onnx-engine.js';
+import { answerOnnxForward } from './onnx-forward.js';
 import type { OnnxWorkerInit } from './onnx-pool.js';
 
 /** workerData of a native worker. */
@@ -31,6 +32,9 @@ async function main(): Promise<void> {
   let queue: Promise<unknown> = Promise.resolve();
   const answer = async (request: OcclusionPoolRequest) => {
     switch (request.type) {
+      case 'forward':
+      case 'forward-layer':
+        return { scores: await answerOnnxForward(engine, request) };
       case 'start': {
         // The native scorer reads only the arrays; the model and tensor fields of the context are not used.
         const context = { ...request, model: undefined, input: undefined } as unknown as AblationContext;

@@ -8,9 +8,14 @@ import type { AbortSignalLike } from '../platform.js';
 import type { AblationScorer, AblationScorerFactory, Region } from './feature-ablation.js';
 import { occlusionScorerFactory } from './occlusion.js';
 import type { OcclusionWorkerOptions } from './occlusion-workers.js';
+import { answerForward, type ForwardRequest, type ForwardScorer } from './forward-scorer.js';
 
-/** What the caller's side asks a worker. A worker answers its requests one at a time, in the order sent. */
+/**
+ * What the caller's side asks a worker. A worker answers its requests one at a time, in the order sent. Occlusion
+ * runs a job (start, score…, end); forward-only batches (ForwardRequest) stand alone and are answered with `scores`.
+ */
 export type OcclusionPoolRequest =
+  | ForwardRequest
   | {
       type: 'start';
       job: number;
@@ -188,6 +193,31 @@ export function occlusionPoolScorer(
 }
 
 /**
+ * Forward-only batches over the workers `acquire` returns (`count` of them): the i-th batch handed over goes to
+ * worker i mod count, and callers hand over `count` batches at a time (scoreBatches), so every worker scores whole
+ * single-thread batches. On abort a batch rejects at once; its worker finishes it and stays usable.
+ */
+export function poolForwardScorer(
+  acquire: () => Promise<OcclusionPoolWorker[]>,
+  count: number,
+  options: { signal?: AbortSignalLike },
+): ForwardScorer {
+  const { signal } = options;
+  let next = 0;
+  return {
+    parallel: count,
+    layers: true,
+    runsOn: 'workers',
+    async run(request) {
+      throwIfAborted(signal);
+      const workers = await abortable(acquire(), signal);
+      const reply = await abortable(workers[next++ % workers.length].request(request), signal);
+      return reply.scores!;
+    },
+  };
+}
+
+/**
  * A worker's side: the jobs it holds for one model. `handle` answers requests one at a time, in the order it is
  * given them (so a job's 'end' runs after its last 'score'); the transport sends each reply, transferring
  * `scores.buffer`, which the reply owns alone.
@@ -206,6 +236,9 @@ export class OcclusionPoolJobs {
 
   private async answer(request: OcclusionPoolRequest): Promise<OcclusionPoolReply> {
     switch (request.type) {
+      case 'forward':
+      case 'forward-layer':
+        return { scores: await answerForward(this.model, request) };
       case 'start': {
         const warnings: string[] = [];
         const input = tf.tensor4d(request.inputData, request.shape);

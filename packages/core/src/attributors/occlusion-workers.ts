@@ -2,6 +2,7 @@
 // provider for it when it loads the model; Occlusion asks here. Model itself stays free of worker concerns.
 import type { AbortSignalLike } from '../platform.js';
 import type { AblationScorerFactory } from './feature-ablation.js';
+import type { ForwardScorer } from './forward-scorer.js';
 
 /** What Occlusion asks of an occlusion-workers provider. */
 export interface OcclusionWorkerOptions {
@@ -22,6 +23,8 @@ export interface OcclusionWorkerOptions {
 export interface OcclusionWorkers {
   workers: number;
   scorer: AblationScorerFactory;
+  /** The same workers for forward-only batches (ScoreCAM, AblationCAM, deletion/insertion), when they take them. */
+  forward?: ForwardScorer;
 }
 
 /** Returns the workers for one call, or undefined to run in the caller's thread (e.g. 'auto' on a one-core host). */

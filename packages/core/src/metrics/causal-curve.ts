@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ExplainError, throwIfAborted } from '../errors.js';
-import { predictScores, type Model } from '../model.js';
-import { yieldToEventLoop } from '../platform.js';
+import { ExplainError } from '../errors.js';
+import type { Model } from '../model.js';
+import { forwardScorerFor, scoreBatches, type ForwardWorkerOptions } from '../attributors/forward-workers.js';
 import { positiveInteger } from '../attributors/attributor.js';
 import { defaultPerturbationsPerEval } from '../attributors/feature-ablation.js';
-import { checkAttribution, mapsPerExample, pickTargets, prepareMetric, type MetricOptions, type MetricResult } from './metric.js';
+import { checkAttribution, mapsPerExample, prepareMetric, type MetricOptions, type MetricResult } from './metric.js';
 
 /** Options of the deletion and insertion metrics. */
-export interface CurveOptions extends MetricOptions {
+export interface CurveOptions extends MetricOptions, ForwardWorkerOptions {
   /**
    * Steps from the start image to the finish image; step i has changed the first ⌊i·H·W/steps⌋ pixels of the ranking.
    * Default H, i.e. one image row's worth of pixels per step: 224 steps of 224 pixels at 224×224, as RISE.
@@ -145,35 +145,40 @@ export async function causalCurve(
   const total = n * (steps + 1);
   const curves: MetricCurve[] = [];
 
+  const forward = forwardScorerFor(model, options, mode);
+  const softmax = model.outputKind === 'logits';
+  const batchesPerCurve = Math.ceil((steps + 1) / batchSize);
+  let done = 0;
   for (let e = 0; e < n; e++) {
     const order = pixelOrder(maps[e]);
     // The images are built on the host: copying pixels is exact and far cheaper than a broadcast select on wasm.
     const [start, finish] = await substrates(mode, input, e);
     const current = start.slice();
     let moved = 0;
-    const y: number[] = [];
-    for (let i0 = 0; i0 <= steps; i0 += batchSize) {
-      throwIfAborted(options.signal);
-      const rows = Math.min(batchSize, steps + 1 - i0);
-      const batch = new Float32Array(rows * pixels * c);
-      for (let r = 0; r < rows; r++) {
-        for (; moved < counts[i0 + r]; moved++) {
-          const at = order[moved] * c;
-          current.set(finish.subarray(at, at + c), at);
+    const y = new Array<number>(steps + 1);
+    await scoreBatches(
+      forward,
+      batchesPerCurve,
+      (b) => {
+        const i0 = b * batchSize;
+        const rows = Math.min(batchSize, steps + 1 - i0);
+        const batch = new Float32Array(rows * pixels * c);
+        for (let r = 0; r < rows; r++) {
+          for (; moved < counts[i0 + r]; moved++) {
+            const at = order[moved] * c;
+            current.set(finish.subarray(at, at + c), at);
+          }
+          batch.set(current, r * pixels * c);
         }
-        batch.set(current, r * pixels * c);
-      }
-      const probabilities = tf.tidy(() => {
-        const scores = predictScores(model, tf.tensor4d(batch, [rows, h, w, c]));
-        const probs = model.outputKind === 'logits' ? tf.softmax(scores) : scores;
-        return pickTargets(probs, new Array<number>(rows).fill(targets[e]));
-      });
-      const values = await probabilities.data();
-      probabilities.dispose();
-      y.push(...values);
-      options.onProgress?.(e * (steps + 1) + i0 + rows, total);
-      await yieldToEventLoop();
-    }
+        return { type: 'forward', images: batch, shape: [rows, h, w, c], targets: new Array<number>(rows).fill(targets[e]), softmax };
+      },
+      (b, values) => {
+        values.forEach((v, r) => (y[b * batchSize + r] = v));
+        done += values.length;
+        options.onProgress?.(done, total);
+      },
+      options.signal,
+    );
     curves.push({ metric: mode, x: x.slice(), y, auc: trapezoidAuc(x, y), target: targets[e] });
   }
   return { metric: mode, values: curves.map((curve) => curve.auc), curves, steps };

@@ -1,12 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { throwIfAborted } from '../../errors.js';
 import { predictScores } from '../../model.js';
-import { yieldToEventLoop } from '../../platform.js';
 import { positiveInteger } from '../attributor.js';
+import { forwardScorerFor, scoreBatches, type ForwardWorkerOptions } from '../forward-workers.js';
 import { pickScores } from './cam-base.js';
 import { WeightedActivationsCam, type PytorchCamOptions } from './pytorch-grad-cam-base.js';
 
-export interface AblationCamOptions extends PytorchCamOptions {
+export interface AblationCamOptions extends PytorchCamOptions, ForwardWorkerOptions {
   /** Ablated copies of the layer's activations per forward pass of the layers after it; default 32 (the library's). */
   batchSize?: number;
 }
@@ -18,71 +17,74 @@ const ABLATION_VALUE = 1e7;
  * target's raw output score and s_k the score with channel k of the layer ablated; map = ReLU(Σ_k w_k A_k).
  * Ablation as the library's AblationLayer: the channel is set to 0 when the activations' minimum is 0 (ReLU
  * layers); otherwise the i-th copy of a batch gets (minimum − 1e7·(i+1)), because the library lowers the batch's
- * running minimum by 1e7 with each copy it ablates.
+ * running minimum by 1e7 with each copy it ablates. The ablated batches run from the layer on, where `workers`
+ * says (this thread or TF.js workers; a native engine cannot start at a layer, so TF.js runs them, said once).
  */
 export class AblationCam extends WeightedActivationsCam<AblationCamOptions> {
+  /** Batches the last call scored at a time (1: one thread; >1: on workers), and where. */
+  ranOn: { runsOn: 'thread' | 'workers' | 'native'; parallel: number } = { runsOn: 'thread', parallel: 1 };
+
   protected async weightedActivations(input: tf.Tensor4D, targets: number[], options: AblationCamOptions): Promise<tf.Tensor4D> {
     const batchSize = positiveInteger(options.batchSize, 'batchSize', 32);
+    const forward = forwardScorerFor(this.model, options, 'AblationCAM', true);
+    this.ranOn = { runsOn: forward.runsOn, parallel: forward.parallel };
     const activations = this.activations(input);
     try {
       const [n, h, w, channels] = activations.shape;
+      const [, height, width, inChannels] = input.shape;
       const original = await pickScores(predictScores(this.model, input), targets);
       const all = (await activations.data()) as Float32Array;
+      const images = (await input.data()) as Float32Array;
       const size = h * w * channels;
-      const weights = new Float32Array(n * channels);
-      for (let e = 0; e < n; e++) {
-        const example = all.subarray(e * size, (e + 1) * size);
+      const imageSize = height * width * inChannels;
+      const minima = Array.from({ length: n }, (_, e) => {
         let minimum = Infinity;
-        for (const v of example) minimum = Math.min(minimum, v);
-        const image = tf.slice(input, [e, 0, 0, 0], [1, -1, -1, -1]);
-        try {
-          for (let c0 = 0; c0 < channels; c0 += batchSize) {
-            throwIfAborted(options.signal);
-            const k = Math.min(batchSize, channels - c0);
-            const ablated = new Float32Array(k * size);
-            let fill = minimum;
-            for (let i = 0; i < k; i++) {
-              ablated.set(example, i * size);
-              if (minimum !== 0) fill = Math.fround(fill - ABLATION_VALUE);
-              const value = minimum === 0 ? 0 : fill;
-              for (let p = 0; p < h * w; p++) ablated[i * size + p * channels + c0 + i] = value;
-            }
-            const scores = await pickScores(this.headScores(image, ablated, [k, h, w, channels]), new Array<number>(k).fill(targets[e]));
-            for (let i = 0; i < k; i++) {
-              const s = original[e];
-              weights[e * channels + c0 + i] = Math.fround(Math.fround(s - scores[i]) / s);
-            }
-            options.onProgress?.(e * channels + c0 + k, n * channels);
-            await yieldToEventLoop();
-          }
-        } finally {
-          image.dispose();
-        }
+        for (const v of all.subarray(e * size, (e + 1) * size)) minimum = Math.min(minimum, v);
+        return minimum;
+      });
+      const batches: Array<{ e: number; c0: number; k: number }> = [];
+      for (let e = 0; e < n; e++) {
+        for (let c0 = 0; c0 < channels; c0 += batchSize) batches.push({ e, c0, k: Math.min(batchSize, channels - c0) });
       }
+      const weights = new Float32Array(n * channels);
+      let done = 0;
+      await scoreBatches(
+        forward,
+        batches.length,
+        (i) => {
+          const { e, c0, k } = batches[i];
+          const example = all.subarray(e * size, (e + 1) * size);
+          const minimum = minima[e];
+          const ablated = new Float32Array(k * size);
+          let fill = minimum;
+          for (let j = 0; j < k; j++) {
+            ablated.set(example, j * size);
+            if (minimum !== 0) fill = Math.fround(fill - ABLATION_VALUE);
+            const value = minimum === 0 ? 0 : fill;
+            for (let p = 0; p < h * w; p++) ablated[j * size + p * channels + c0 + j] = value;
+          }
+          return {
+            type: 'forward-layer',
+            image: images.slice(e * imageSize, (e + 1) * imageSize),
+            imageShape: [1, height, width, inChannels],
+            layer: this.layer,
+            activations: ablated,
+            shape: [k, h, w, channels],
+            targets: new Array<number>(k).fill(targets[e]),
+          };
+        },
+        (i, scores) => {
+          const { e, c0, k } = batches[i];
+          const s = original[e];
+          for (let j = 0; j < k; j++) weights[e * channels + c0 + j] = Math.fround(Math.fround(s - scores[j]) / s);
+          done += k;
+          options.onProgress?.(done, n * channels);
+        },
+        options.signal,
+      );
       return tf.tidy(() => tf.mul(tf.tensor4d(weights, [n, 1, 1, channels]), activations) as tf.Tensor4D);
     } finally {
       activations.dispose();
     }
   }
-
-  /**
-   * The target's scores [k,1] with the layer's output replaced by `values`. The layers before it run on the one
-   * image (their output is discarded for the replacement), which is exact and k times cheaper than the library's
-   * k copies; a model whose later layers also read the image or an earlier layer in a way that cannot broadcast
-   * from one example gets the k copies instead.
-   */
-  private headScores(image: tf.Tensor4D, values: Float32Array, shape: [number, number, number, number]): tf.Tensor2D {
-    return tf.tidy(() => {
-      const replaced = tf.tensor4d(values, shape);
-      let out: tf.Tensor2D;
-      try {
-        out = this.model.scoresFromLayer!(image, this.layer, replaced);
-        if (out.shape[0] !== shape[0]) throw new Error('batch mismatch');
-      } catch {
-        out = this.model.scoresFromLayer!(tf.tile(image, [shape[0], 1, 1, 1]), this.layer, replaced);
-      }
-      return out;
-    });
-  }
 }
-
