@@ -34,8 +34,9 @@ const FLAGS_TO_OPTIONS: { readonly [K in MethodName]: (flags: MethodFlags) => Me
   layer_cam: camFlags,
   eigen_cam: camFlags,
   eigen_grad_cam: camFlags,
-  score_cam: camFlags,
-  ablation_cam: camFlags,
+  // Forward-only CAMs spread their batches over --workers (default 'auto'), as occlusion.
+  score_cam: (f) => ({ layer: f.layer, workers: f.workers }),
+  ablation_cam: (f) => ({ layer: f.layer, workers: f.workers }),
 };
 
 /** The options `--window`, `--stride`, … give `method`; flags of other methods are ignored. */

@@ -71,8 +71,8 @@ Options:
   --method <name>         attribution method: ${METHOD_NAMES.join('|')} (default: occlusion)
   --window <px>           occlusion window side (default: 45)
   --stride <px>           occlusion stride (default: 9)
-  --workers <auto|N>      occlusion: worker threads, each with its own copy of the model; the map is
-                          identical for any count (default: auto = the machine's cores, up to 4; 1 = none;
+  --workers <auto|N>      occlusion, score_cam, ablation_cam and deletion/insertion: worker threads,
+                          each with its own copy of the model; the result is identical for any count (default: auto = the machine's cores, up to 4; 1 = none;
                           more than the cores available is lowered to them, with a warning)
   --baseline <value>      value an occluded window (occlusion) or the reference input (integrated_gradients)
                           takes, in model input units (default: 0)
@@ -306,7 +306,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         target,
         method,
         metrics,
-        metricOptions: metricSteps === undefined ? undefined : { steps: metricSteps },
+        metricOptions: { workers, ...(metricSteps !== undefined && { steps: metricSteps }) },
         onMetricProgress: quiet ? undefined : (name, done, total) => progress.update(done, total, name),
         methodOptions: methodOptionsFromFlags(method, { window, stride, baseline, workers, steps, samples, layer: o.layer }),
         preset,
