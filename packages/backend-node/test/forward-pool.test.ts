@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { AblationCam, deletion, insertion, preprocess, ScoreCam, type CurveOptions } from '@easy-explain/core/internal';
+import { AblationCam, deletion, infidelity, insertion, preprocess, ScoreCam, type CurveOptions } from '@easy-explain/core/internal';
 import { loadImage, loadModel, setupBackend, type LoadedModel } from '@easy-explain/backend-node';
 import { image, MOBILENET, SHARED } from './helpers.js';
 
@@ -89,6 +89,16 @@ describe('forward-only methods on TF.js workers (MobileNet)', () => {
       expect(single.curves[0].y[0]).not.toBe(single.curves[0].y[20]);
     }
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('infidelity scores its perturbed inputs on 2 workers with the one-thread value bit for bit', async () => {
+    const options = { target: 281, nPerturbSamples: 6, batchSize: 2, seed: 5 };
+    const before = tf.memory().numTensors;
+    const single = await infidelity(model, x, saliencyLike, { ...options, workers: 1 });
+    const pooled = await infidelity(model, x, saliencyLike, { ...options, workers: 2 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(single.values[0]).toBeGreaterThan(0);
+    expect(pooled.values).toEqual(single.values);
   });
 
   it('ScoreCAM aborts mid-run with code aborted at once, and the workers stay usable', async () => {

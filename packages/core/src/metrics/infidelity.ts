@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ExplainError, throwIfAborted } from '../errors.js';
-import { predictScores, type Model } from '../model.js';
-import { yieldToEventLoop } from '../platform.js';
+import { ExplainError } from '../errors.js';
+import type { Model } from '../model.js';
+import { forwardScorerFor, scoreBatches, type ForwardWorkerOptions } from '../attributors/forward-workers.js';
 import { positiveInteger } from '../attributors/attributor.js';
 import { defaultPerturbationsPerEval } from '../attributors/feature-ablation.js';
-import { checkAttribution, pickTargets, prepareMetric, repeatRows, disposeOwned, drawSeed, type MetricOptions, type MetricResult } from './metric.js';
+import { checkAttribution, prepareMetric, repeatRows, disposeOwned, drawSeed, type MetricOptions, type MetricResult } from './metric.js';
 
 /** A perturbation I and the perturbed input x − I (or any x̃ for which I is the meaningful perturbation). */
 export interface Perturbation {
@@ -18,7 +18,7 @@ export interface Perturbation {
  */
 export type InfidelityPerturbFunction = (inputs: tf.Tensor4D) => Perturbation | Promise<Perturbation>;
 
-export interface InfidelityOptions extends MetricOptions {
+export interface InfidelityOptions extends MetricOptions, ForwardWorkerOptions {
   /** Default: `gaussianPerturbation({ stdev: 0.003, seed })`, the noise of Captum's infidelity docstring example. */
   perturb?: InfidelityPerturbFunction;
   /** Perturbations per example; default 10 (Captum). */
@@ -95,7 +95,7 @@ export function fromPerturbedInputs(
  *   infidelity = Σ_s (a_s − b_s)² / n,
  * or, with `normalize`, β = Σ a_s b_s / Σ a_s² (β = Σ a_s b_s when Σ a_s² = 0, as Captum's safe_div) and
  *   infidelity = (β² Σ a_s² − 2β Σ a_s b_s + Σ b_s²) / n.
- * a_s and b_s are computed in float32 on the backend; the sums over samples in float64.
+ * a_s and b_s are computed in float32 (the perturbed inputs scored where `workers` says); the sums over samples in float64.
  */
 export async function infidelity(
   model: Model,
@@ -118,45 +118,51 @@ export async function infidelity(
   const sumAB = new Float64Array(n);
   const sumBB = new Float64Array(n);
   const sumSquaredError = new Float64Array(n);
-  const original = tf.tidy(() => pickTargets(predictScores(model, input), targets));
-  try {
-    for (let s0 = 0; s0 < samples; s0 += perExample) {
-      throwIfAborted(options.signal);
-      const k = Math.min(perExample, samples - s0);
-      const rowTargets = targets.flatMap((t) => new Array<number>(k).fill(t));
+  // The perturbed inputs are scored where `workers` says; f(x) is scored there too, so b compares one engine's outputs.
+  const forward = forwardScorerFor(model, options, 'infidelity');
+  const original = await forward.run({ type: 'forward', images: (await input.data()) as Float32Array, shape: [n, h, w, c], targets });
+  const batches = Array.from({ length: Math.ceil(samples / perExample) }, (_, i) => Math.min(perExample, samples - i * perExample));
+  const attributionTerms: Float32Array[] = [];
+  let done = 0;
+  await scoreBatches(
+    forward,
+    batches.length,
+    async (i) => {
+      const k = batches[i];
       const expanded = repeatRows(input, k);
       let result: Perturbation | undefined;
-      let ab: tf.Tensor[];
       try {
+        // perturb runs here, in batch order, so a seeded perturbation draws what one thread draws.
         result = await perturb(expanded);
         checkPerturbation(result, expanded.shape);
         const { perturbation, perturbed } = result;
-        ab = tf.tidy(() => {
-          const a = tf.sum(tf.mul(repeatRows(attribution, k), perturbation), [1, 2, 3]);
-          const b = tf.sub(repeatRows(original, k), pickTargets(predictScores(model, perturbed), rowTargets));
-          return [a, b];
-        });
+        const a = tf.tidy(() => tf.sum(tf.mul(repeatRows(attribution, k), perturbation), [1, 2, 3]));
+        attributionTerms[i] = (await a.data()) as Float32Array;
+        a.dispose();
+        const images = (await perturbed.data()) as Float32Array;
+        return { type: 'forward', images, shape: [n * k, h, w, c], targets: targets.flatMap((t) => new Array<number>(k).fill(t)) };
       } finally {
         disposeOwned([expanded, result?.perturbation, result?.perturbed]);
       }
-      const [a, b] = await Promise.all(ab.map((t) => t.data()));
-      tf.dispose(ab);
+    },
+    (i, scores) => {
+      const k = batches[i];
+      const a = attributionTerms[i];
       for (let e = 0; e < n; e++) {
         for (let s = 0; s < k; s++) {
           const ai = a[e * k + s];
-          const bi = b[e * k + s];
+          const bi = Math.fround(original[e] - scores[e * k + s]); // float32, as the backend's subtraction
           sumAA[e] += ai * ai;
           sumAB[e] += ai * bi;
           sumBB[e] += bi * bi;
           sumSquaredError[e] += (ai - bi) * (ai - bi);
         }
       }
-      options.onProgress?.(s0 + k, samples);
-      await yieldToEventLoop();
-    }
-  } finally {
-    original.dispose();
-  }
+      done += k;
+      options.onProgress?.(done, samples);
+    },
+    options.signal,
+  );
   const normalize = options.normalize === true;
   const beta = Array.from(sumAA, (aa, e) => (normalize ? sumAB[e] / (aa === 0 ? 1 : aa) : 1));
   const values = Array.from(sumAA, (aa, e) =>
