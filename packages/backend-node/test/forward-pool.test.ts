@@ -2,11 +2,13 @@
 // engine: the same numbers as one thread (bit for bit on TF.js workers, within 1e-4 of the maximum natively), no
 // tensors left behind, abort at once with the workers still usable. Workers run the built dist (global-setup.ts).
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { AblationCam, deletion, infidelity, insertion, preprocess, ScoreCam, type CurveOptions } from '@easy-explain/core/internal';
 import { loadImage, loadModel, setupBackend, type LoadedModel } from '@easy-explain/backend-node';
-import { image, MOBILENET, SHARED } from './helpers.js';
+import { runCli } from '../src/run-cli.js';
+import { AUTO_WORKERS, image, MOBILENET, removeDir, SHARED, tempDir } from './helpers.js';
 
 const TINY = join(SHARED, 'models', 'onnx', 'tiny_cnn.onnx');
 const LAYER = 'conv_pw_1_relu'; // 48 channels at 112×112: 48 masked or ablated copies per map
@@ -190,5 +192,41 @@ describe('forward-only methods on the native engine (tiny_cnn.onnx)', () => {
     expect(warnings).toEqual(['AblationCAM runs on TF.js: the native engine cannot run the network from a layer.']);
     expect(a.ranOn.runsOn).toBe('thread');
     expect(a.raw).toEqual(b.raw);
+  });
+});
+
+describe('score_cam and deletion/insertion in the CLI', () => {
+  const capture = () => {
+    let text = '';
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        text += chunk.toString();
+        done();
+      },
+    });
+    return { stream, text: () => text };
+  };
+
+  it("run on the workers by default ('auto'), with the numbers of one thread", async () => {
+    const dir = tempDir('ee-forward-');
+    try {
+      const runs = [];
+      for (const workers of [[], ['--workers', '1']]) {
+        const stdout = capture();
+        const stderr = capture();
+        const args = [image('chelsea.png'), '--model', MOBILENET, '--method', 'score_cam', '--layer', 'conv_pw_1_relu',
+          '--metrics', 'deletion,insertion', '--metric-steps', '16', '--out', join(dir, String(runs.length)), '--json', ...workers];
+        expect(await runCli(args, { stdout: stdout.stream, stderr: stderr.stream }), stderr.text()).toBe(0);
+        runs.push(JSON.parse(stdout.text()));
+      }
+      const [auto, single] = runs;
+      expect(auto.method.parameters.workers).toBe(AUTO_WORKERS);
+      expect(auto.method.parameters.ranOn).toBe(AUTO_WORKERS > 1 ? 'workers' : 'thread');
+      expect(single.method.parameters.workers).toBe(1);
+      expect(auto.metrics.deletion.values[0]).toBeGreaterThan(0);
+      expect(auto.metrics).toEqual(single.metrics);
+    } finally {
+      removeDir(dir);
+    }
   });
 });
