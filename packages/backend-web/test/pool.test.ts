@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { Occlusion, type OcclusionOptions } from '@easy-explain/core/internal';
+import { AblationCam, deletion, Occlusion, ScoreCam, type OcclusionOptions } from '@easy-explain/core/internal';
 import { loadModel, serveOcclusionHelper, setupBackend, type LoadedModel } from '../src/index.js';
 import { withOcclusionHelpers } from '../src/pool.js';
 
@@ -100,6 +100,29 @@ describe('occlusion helper pool', () => {
     // The pool was made once and reused: 2 helpers for 3 workers (this thread is the third).
     expect(log.spawned).toBe(2);
     expect(model.helpers.workers.length).toBe(2);
+  });
+
+  it('ScoreCAM, AblationCAM and deletion on 3 workers equal one worker bit for bit', async () => {
+    const model = withOcclusionHelpers(plain, () => fakeHelper({ spawned: 0, terminated: 0 }), () => ({}));
+    const x = images.get('rand0')!;
+    const map = tf.tidy(() => tf.abs(x));
+    for (const Method of [ScoreCam, AblationCam]) {
+      const runs = [];
+      for (const workers of [1, 3]) {
+        const cam = new Method(model, 'relu2');
+        const { raw } = await cam.explain(x, { target: 3, batchSize: 3, workers });
+        runs.push({ raw: await raw.data(), ranOn: cam.ranOn });
+        raw.dispose();
+      }
+      expect(runs[1].ranOn).toEqual({ runsOn: 'workers', parallel: 3 });
+      expect(Math.max(...runs[0].raw)).toBeGreaterThan(0);
+      expect(runs[1].raw).toEqual(runs[0].raw);
+    }
+    const single = await deletion(model, x, map, { target: 3, steps: 12, batchSize: 2 });
+    const pooled = await deletion(model, x, map, { target: 3, steps: 12, batchSize: 2, workers: 3 });
+    expect(pooled.curves[0].y).toEqual(single.curves[0].y);
+    map.dispose();
+    await model.helpers.close(); // not model.dispose(): the plain model is shared by every test
   });
 
   it("'auto' on cpu uses one worker per core, up to 4", async () => {
