@@ -28,7 +28,9 @@ describe('method table', () => {
     expect(resolveMethodOptions('grad_cam', {}, shape)).toEqual({ layer: undefined, reluAttributions: false, interpolateMode: 'bilinear' });
     expect(resolveMethodOptions('guided_grad_cam', {}, shape)).toEqual({ layer: undefined, interpolateMode: 'nearest' });
     expect(resolveMethodOptions('smoothgrad', {}, shape)).toEqual({ abs: true, ntSamples: 20, ntSamplesBatchSize: 10, stdevs: undefined, seed: 0 });
-    expect(resolveMethodOptions('score_cam', {}, shape)).toEqual({ layer: undefined, eigenSmooth: false, batchSize: undefined });
+    expect(resolveMethodOptions('score_cam', {}, shape)).toEqual({ layer: undefined, eigenSmooth: false, batchSize: undefined, workers: 'auto' });
+    // Only the forward-only CAMs run on workers.
+    expect(resolveMethodOptions('grad_cam_plusplus', {}, shape)).toEqual({ layer: undefined, eigenSmooth: false, batchSize: undefined });
     expect(resolveMethodOptions('noise_tunnel', {}, shape)).toMatchObject({ inner: { method: 'saliency' }, ntType: 'smoothgrad' });
   });
 
@@ -46,6 +48,8 @@ describe('method table', () => {
     ['noise_tunnel', { ntType: 'smoothgrad_cubed' }, 'invalid_option'],
     ['noise_tunnel', { inner: { method: 'occlusion' } }, 'invalid_option'],
     ['ablation_cam', { batchSize: 0 }, 'invalid_option'],
+    ['score_cam', { workers: 0 }, 'invalid_option'],
+    ['ablation_cam', { workers: 'many' }, 'invalid_option'],
   ])('%s with %j is refused with %s', (method, options, code) => {
     expect(() => resolveMethodOptions(method as never, options as never, shape)).toThrow(expect.objectContaining({ code }));
   });
