@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, open, realpath, rename, rm, stat, writeFile, type FileH
 import { homedir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ExplainError, poolForwardScorer, setForwardEngine, setOcclusionWorkers, type OcclusionWorkerOptions } from '@easy-explain/core/internal';
+import { ExplainError, poolForwardScorer, setOcclusionWorkers, type OcclusionWorkerOptions } from '@easy-explain/core/internal';
 import {
   buildLoadedModel,
   DEFAULT_MODEL_URL,
@@ -142,18 +142,19 @@ async function loadFromFiles(files: ModelFiles, where: string, options: NodeLoad
     throw error;
   }) : undefined;
   const disposeModel = model.dispose;
+  let detachForward: (() => Promise<void>) | undefined;
   const loaded: LoadedModel = Object.assign(model, {
     dispose: () => {
       // The closed pool stays, so a later call says the model was disposed.
       void pool?.close();
       void engine?.dispose(loaded);
-      setForwardEngine(loaded, undefined);
+      void detachForward?.();
       disposeModel();
     },
   });
   engine?.attachTo(loaded);
-  // ScoreCAM and deletion/insertion score on the same engine (AblationCAM stays on TF.js: it starts at a layer).
-  if (engine) attachOnnxForward(engine, loaded);
+  // The forward-only CAMs and metrics score on the same engine (AblationCAM on the graph cut at its layer).
+  detachForward = engine && files.format === 'onnx' ? attachOnnxForward(engine, loaded, files.bytes, model.resolveLayer) : undefined;
   // Occlusion in worker threads (`workers` option): each worker loads this model again from `source` on the main
   // thread's backend. The pool starts on first use, is reused by later calls and ends with dispose().
   setOcclusionWorkers(loaded, (request: OcclusionWorkerOptions) => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { AblationCam, deletion, infidelity, insertion, preprocess, ScoreCam, type CurveOptions } from '@easy-explain/core/internal';
+import { AblationCam, deletion, forwardEngineOf, setForwardEngine, infidelity, insertion, preprocess, ScoreCam, type CurveOptions } from '@easy-explain/core/internal';
 import { loadImage, loadModel, setupBackend, type LoadedModel } from '@easy-explain/backend-node';
 import { runCli } from '../src/run-cli.js';
 import { AUTO_WORKERS, image, MOBILENET, removeDir, SHARED, tempDir } from './helpers.js';
@@ -185,13 +185,36 @@ describe('forward-only methods on the native engine (tiny_cnn.onnx)', () => {
     }
   });
 
-  it('AblationCAM runs on TF.js (it starts at a layer) and says so', async () => {
+  it('AblationCAM runs natively on the graph cut at its layer, within 1e-4 of the maximum of TF.js', async () => {
     warnings.length = 0;
-    const a = await camMaps(AblationCam, native, x, { target: 4, onWarning: (m: string) => warnings.push(m) });
-    const b = await camMaps(AblationCam, tfjs, x, { target: 4 });
-    expect(warnings).toEqual(['AblationCAM runs on TF.js: the native engine cannot run the network from a layer.']);
-    expect(a.ranOn.runsOn).toBe('thread');
-    expect(a.raw).toEqual(b.raw);
+    const before = tf.memory().numTensors;
+    const a = await camMaps(AblationCam, native, x, { target: 4, batchSize: 5, onWarning: (m: string) => warnings.push(m) });
+    const b = await camMaps(AblationCam, tfjs, x, { target: 4, batchSize: 5 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(warnings).toEqual([]);
+    expect(a.ranOn.runsOn).toBe('native');
+    const [raw, final] = [relativeError(a.raw, b.raw), relativeError(a.final, b.final)];
+    console.log(`native AblationCAM vs TF.js, of max: raw ${raw.toExponential(2)}, final ${final.toExponential(2)}`);
+    expect(raw).toBeLessThan(1e-4);
+    expect(final).toBeLessThan(1e-4);
+  });
+
+  it('AblationCAM on a layer the engine cannot start at runs on TF.js and says so', async () => {
+    // The input: no ONNX node outputs it, so the graph has no cut there.
+    expect(forwardEngineOf(native)!({ layer: native.layerNames!()[0] })?.layers).toBe(false);
+    expect(forwardEngineOf(native)!({ layer: 'relu3/Relu_output_0' })?.layers).toBe(true);
+    const reference = await camMaps(AblationCam, tfjs, x, { target: 4 });
+    // An engine that takes whole images only, on the TF.js model: AblationCAM must not use it.
+    setForwardEngine(tfjs, () => ({ parallel: 1, layers: false, runsOn: 'native', run: () => Promise.reject(new Error('not here')) }));
+    try {
+      warnings.length = 0;
+      const a = await camMaps(AblationCam, tfjs, x, { target: 4, onWarning: (m: string) => warnings.push(m) });
+      expect(warnings).toEqual(['AblationCAM runs on TF.js: the native engine cannot run the network from layer "relu3/Relu_output_0".']);
+      expect(a.ranOn.runsOn).toBe('thread');
+      expect(a.raw).toEqual(reference.raw);
+    } finally {
+      setForwardEngine(tfjs, undefined);
+    }
   });
 });
 

@@ -21,8 +21,8 @@ export interface ForwardWorkerOptions {
   signal?: AbortSignalLike;
 }
 
-/** What a native engine is asked for. */
-export type ForwardEngine = (options: { signal?: AbortSignalLike }) => ForwardScorer | undefined;
+/** What a native engine is asked for; `layer` when the batches start at that layer (AblationCAM). */
+export type ForwardEngine = (options: { signal?: AbortSignalLike; layer?: string }) => ForwardScorer | undefined;
 
 const engines = new WeakMap<object, ForwardEngine>();
 
@@ -47,14 +47,15 @@ export function checkWorkers(workers: unknown): number | 'auto' {
 }
 
 /**
- * The scorer for `what` (e.g. 'ScoreCAM') on `model`: the native engine when one is attached (and, with `layers`,
- * can run from a layer; otherwise `onWarning` says TF.js runs it), else the worker pool, else this thread.
+ * The scorer for `what` (e.g. 'ScoreCAM') on `model`: the native engine when one is attached (and, for batches that
+ * start at `layer`, can run the network from there; otherwise `onWarning` says TF.js runs them), else the worker
+ * pool, else this thread.
  */
-export function forwardScorerFor(model: Model, options: ForwardWorkerOptions, what: string, layers = false): ForwardScorer {
+export function forwardScorerFor(model: Model, options: ForwardWorkerOptions, what: string, layer?: string): ForwardScorer {
   const workers = checkWorkers(options.workers);
-  const engine = forwardEngineOf(model)?.({ signal: options.signal });
-  if (engine && (!layers || engine.layers)) return engine;
-  if (engine) options.onWarning?.(`${what} runs on TF.js: the native engine cannot run the network from a layer.`);
+  const engine = forwardEngineOf(model)?.({ signal: options.signal, layer });
+  if (engine && (layer === undefined || engine.layers)) return engine;
+  if (engine) options.onWarning?.(`${what} runs on TF.js: the native engine cannot run the network from layer "${layer}".`);
   if (workers === 1) return inThreadForward(model);
   const provider = occlusionWorkersOf(model);
   if (!provider) {

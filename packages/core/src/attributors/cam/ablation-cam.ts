@@ -18,7 +18,8 @@ const ABLATION_VALUE = 1e7;
  * Ablation as the library's AblationLayer: the channel is set to 0 when the activations' minimum is 0 (ReLU
  * layers); otherwise the i-th copy of a batch gets (minimum − 1e7·(i+1)), because the library lowers the batch's
  * running minimum by 1e7 with each copy it ablates. The ablated batches run from the layer on, where `workers`
- * says (this thread or TF.js workers; a native engine cannot start at a layer, so TF.js runs them, said once).
+ * says: this thread, TF.js workers, or a native engine that can run the network from the layer (else TF.js runs
+ * them, and onWarning says so).
  */
 export class AblationCam extends WeightedActivationsCam<AblationCamOptions> {
   /** Batches the last call scored at a time (1: one thread; >1: on workers), and where. */
@@ -26,7 +27,7 @@ export class AblationCam extends WeightedActivationsCam<AblationCamOptions> {
 
   protected async weightedActivations(input: tf.Tensor4D, targets: number[], options: AblationCamOptions): Promise<tf.Tensor4D> {
     const batchSize = positiveInteger(options.batchSize, 'batchSize', 32);
-    const forward = forwardScorerFor(this.model, options, 'AblationCAM', true);
+    const forward = forwardScorerFor(this.model, options, 'AblationCAM', this.layer);
     this.ranOn = { runsOn: forward.runsOn, parallel: forward.parallel };
     const activations = this.activations(input);
     try {
