@@ -170,8 +170,8 @@ async function loadFromFiles(files: ModelFiles, where: string, options: NodeLoad
       pool = new WorkerPool({ source: where, files: downloaded ? files : undefined, outputKind: model.outputKind, outputLayer: options.outputLayer });
       pools.set(loaded, pool);
     }
-    const workers = pool;
-    return { workers: count, scorer: poolScorer(pool, count, request), forward: poolForwardScorer(() => workers.acquire(count), count, request) };
+    const threads = pool; // this call's pool, for the closure
+    return { workers: count, scorer: poolScorer(pool, count, request), forward: poolForwardScorer(() => threads.acquire(count), count, request) };
   });
   return loaded;
 }
