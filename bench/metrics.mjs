@@ -41,8 +41,8 @@ copies.dispose();
 const rows = [];
 const before = tf.memory().numTensors;
 async function run(m, label, workers) {
-  // The first call on workers also starts them (each loads the model): warm up with a short curve.
-  if (workers !== 1) await deletion(m, input, attribution, { target, steps: 8, workers });
+  // The first call on workers (TF.js or the native engine's) also starts them: warm up with a short curve.
+  await deletion(m, input, attribution, { target, steps: 8, workers });
   let total = 0;
   for (const [name, metric] of [['deletion', deletion], ['insertion', insertion]]) {
     const start = performance.now();
