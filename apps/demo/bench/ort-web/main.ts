@@ -7,7 +7,8 @@ import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm?url';
 import ortGlue from 'onnxruntime-web/ort-wasm-simd-threaded.mjs?url';
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeImage, loadModel, prepareInput, setupBackend } from '@easy-explain/backend-web';
-import { Occlusion, type AblationContext, type Region } from '@easy-explain/core/internal';
+import { Occlusion, type AblationContext } from '@easy-explain/core/internal';
+import { nchwAblationScorer, predictNHWC, type PredictNCHW } from '@easy-explain/runtime';
 import simd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import plain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 
@@ -19,13 +20,6 @@ const window_ = Number(params.get('window') ?? 45);
 const stride = Number(params.get('stride') ?? 9);
 const occlusion = params.get('occlusion') ?? 'ort,tfjs';
 const seconds = Number(params.get('seconds') ?? 3);
-
-function toNCHW(data: Float32Array, [n, h, w, c]: number[]): Float32Array {
-  const out = new Float32Array(data.length);
-  const plane = h * w;
-  for (let i = 0; i < n; i++) for (let p = 0; p < plane; p++) for (let ch = 0; ch < c; ch++) out[i * plane * c + ch * plane + p] = data[i * plane * c + p * c + ch];
-  return out;
-}
 
 async function timeIt(run: () => Promise<unknown>): Promise<number> {
   // Warm up for as long as we measure: V8 first runs a big wasm module on its baseline compiler and optimizes later.
@@ -49,9 +43,9 @@ async function main() {
   result.ortCreateMs = performance.now() - t;
   result.ortThreads = ort.env.wasm.numThreads;
   const image = await decodeImage('/image.png');
-  const forward = async (data: Float32Array, dims: number[]) => {
-    const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', data, dims) });
-    return out[session.outputNames[0]];
+  const forward: PredictNCHW = async (data, dims) => {
+    const out = (await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', data, dims) }))[session.outputNames[0]];
+    return { scores: out.data as Float32Array, classes: out.dims[1] };
   };
   const ortForward: Record<string, number> = {};
   for (const n of [1, 16]) {
@@ -68,7 +62,7 @@ async function main() {
     result.tfLoadMs = performance.now() - t;
     const { input } = await prepareInput(image, 'imagenet', model.inputShape);
     const inputData = (await input.data()) as Float32Array;
-    const ortScores = (await forward(toNCHW(inputData, input.shape), [1, 3, 224, 224])).data as Float32Array;
+    const ortScores = (await predictNHWC(forward, inputData, input.shape)).scores;
     const target = ortScores.reduce((best, v, i) => (v > ortScores[best] ? i : best), 0);
     result.target = target;
     const tfForward: Record<string, number> = {};
@@ -88,43 +82,10 @@ async function main() {
     tfScores.dispose();
     result.scoreMaxAbsDiff = Math.max(...tfData.map((v, i) => Math.abs(v - ortScores[i])));
 
-    // Occlusion's ablated copies scored by onnxruntime-web, full forward passes built straight in NCHW.
-    const ortScorer = Object.assign(
-      ({ inputData, baseline, shape, targets }: AblationContext) => {
-        const [n, h, w, c] = shape;
-        const x = toNCHW(inputData, shape);
-        const base = toNCHW(baseline, shape);
-        const size = h * w * c;
-        return {
-          async scoreRegions(regions: Region[]) {
-            const batch = new Float32Array(regions.length * x.length);
-            regions.forEach((region, j) => {
-              batch.set(x, j * x.length);
-              for (let i = 0; i < n; i++) {
-                const offset = (j * n + i) * size;
-                for (let ch = region.start[2]; ch < region.end[2]; ch++) {
-                  for (let y = region.start[0]; y < region.end[0]; y++) {
-                    const from = i * size + (ch * h + y) * w;
-                    batch.set(base.subarray(from + region.start[1], from + region.end[1]), offset + (ch * h + y) * w + region.start[1]);
-                  }
-                }
-              }
-            });
-            const out = await forward(batch, [regions.length * n, c, h, w]);
-            const scores = out.data as Float32Array;
-            const classes = out.dims[1];
-            return Float32Array.from({ length: regions.length * n }, (_, row) => scores[row * classes + targets[row % n]]);
-          },
-          dispose() {},
-        };
-      },
-      {
-        predictInput: async (data: Float32Array, shape: [number, number, number, number]) => {
-          const out = await forward(toNCHW(data, shape), [shape[0], shape[3], shape[1], shape[2]]);
-          return { scores: out.data as Float32Array, classes: out.dims[1] };
-        },
-      },
-    );
+    // Occlusion's ablated copies scored by onnxruntime-web: full forward passes, built straight in NCHW.
+    const ortScorer = Object.assign((context: AblationContext) => nchwAblationScorer(forward, context), {
+      predictInput: (data: Float32Array, shape: [number, number, number, number]) => predictNHWC(forward, data, shape),
+    });
     const options = { target, slidingWindowShapes: [window_, window_, 3] as [number, number, number], strides: stride, workers: 1 };
     const maps: Record<string, Float32Array> = {};
     const occlusionSeconds: Record<string, number> = {};
