@@ -16,8 +16,8 @@ import { demoDir, launch, sharedDir } from './harness.mjs';
 const MODEL = process.env.BENCH_MODEL ?? 'mobilenet_v1_0.75.onnx';
 const JOB = { window: Number(process.env.BENCH_WINDOW ?? 45), stride: Number(process.env.BENCH_STRIDE ?? 9) };
 const PAGES = {
-  // One ORT thread; TF.js wasm (one thread: backend-web turns wasm threads off) on the same page, both scorers.
-  ort1: { threads: 1, isolated: false, tf: 'wasm', occlusion: 'ort,tfjs' },
+  // One ORT thread; TF.js wasm (one thread: backend-web turns wasm threads off) on the same page, every scorer.
+  ort1: { threads: 1, isolated: false, tf: 'wasm', occlusion: 'ort,tfjs,tfjs-full' },
   // Two ORT threads need SharedArrayBuffer, hence COOP/COEP.
   ort2: { threads: 2, isolated: true, tf: 'wasm', occlusion: 'ort' },
   // The demo's first choice of backend, forwards only (here SwiftShader: software, correctness not speed).

@@ -1,5 +1,6 @@
 // The browser bench's page for onnxruntime-web: forward ms/image of an ONNX model on onnxruntime-web's wasm
-// (threads from ?threads=) and on TF.js (its conversion, ?tf=wasm|webgpu|none), then Occlusion's job on both scorers.
+// (threads from ?threads=) and on TF.js (its conversion, ?tf=wasm|webgpu|none), then Occlusion's job on each scorer
+// (?occlusion=ort,tfjs,tfjs-full: onnxruntime-web, TF.js incremental as the demo runs it, TF.js full forward passes).
 // It runs in the page's main thread: a bench, not the demo. Results land in window.benchResult.
 import * as ort from 'onnxruntime-web/wasm';
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm?url';
@@ -91,7 +92,10 @@ async function main() {
     const occlusionSeconds: Record<string, number> = {};
     for (const engine of occlusion.split(',').filter(Boolean)) {
       t = performance.now();
-      const map = await new Occlusion(model).attribute(input, engine === 'ort' ? { ...options, scorer: ortScorer } : options);
+      // 'tfjs' is the default (incremental inference on TF.js); 'tfjs-full' runs TF.js on full forward passes, as 'ort' does.
+      const run = { ort: { ...options, scorer: ortScorer }, tfjs: options, 'tfjs-full': { ...options, incremental: false } }[engine];
+      if (!run) throw new Error(`occlusion=${engine}: name ort, tfjs or tfjs-full`);
+      const map = await new Occlusion(model).attribute(input, run);
       occlusionSeconds[engine] = (performance.now() - t) / 1000;
       console.log(`occlusion on ${engine}: ${occlusionSeconds[engine]} s`);
       maps[engine] = (await map.data()) as Float32Array;
