@@ -15,6 +15,7 @@ const benches = [
   'bench/metrics.mjs',
   'bench/batch.mjs',
   'apps/demo/bench/browser.mjs',
+  'apps/demo/bench/ort-web.mjs',
 ];
 const only = process.argv.slice(2);
 let failed = 0;

@@ -45,3 +45,4 @@ export {
 export { validateWeightsManifest, shardPathProblem, MAX_SHARDS, type ShardGroup, type WeightSpec } from './manifest.js';
 export { printable, hasControl } from './text.js';
 export { explainCams, type CamExplainRunOptions, type CamExplainRunResult } from './cam-explain.js';
+export { nchwAblationScorer, predictNHWC, toNCHW, type PredictNCHW } from './nchw.js';

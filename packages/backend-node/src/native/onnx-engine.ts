@@ -7,7 +7,8 @@ import {
   occlusionPoolScorer,
   setOcclusionEngine,
   type AbortSignalLike,
-  type AblationContext, type AblationScorer, type AblationScorerFactory, type Region } from '@easy-explain/core/internal';
+  type AblationContext, type AblationScorerFactory } from '@easy-explain/core/internal';
+import { nchwAblationScorer, predictNHWC, toNCHW, type PredictNCHW } from '@easy-explain/runtime';
 import { IncrementalOnnx } from './onnx-incremental.js';
 import { NativeWorkerPool } from './onnx-pool.js';
 import { readOnnx } from './onnx-proto.js';
@@ -101,7 +102,7 @@ export class OnnxEngine {
   }
 
   /** The scores [N, classes] of an NCHW batch, laid out row-major. */
-  async predictNCHW(data: Float32Array, dims: [number, number, number, number]): Promise<{ scores: Float32Array; classes: number }> {
+  readonly predictNCHW: PredictNCHW = async (data, dims) => {
     const feeds = { [this.session.inputNames[0]]: new this.runtime.Tensor('float32', data, dims) };
     const outputs = await this.session.run(feeds);
     const output = outputs[this.session.outputNames[0]];
@@ -112,15 +113,14 @@ export class OnnxEngine {
       );
     }
     return { scores: output.data, classes: output.dims[1] };
-  }
+  };
 
   /**
    * Occlusion's scorer on full forward passes: ablated copies of an NHWC input, scored by the native session; the
    * unperturbed input is scored here too (`predictInput`), so the map depends on one engine only.
    */
-  readonly fullForwardScorer: AblationScorerFactory = Object.assign((context: AblationContext) => this.scoreAblations(context), {
-    predictInput: (input: Float32Array, shape: [number, number, number, number]) =>
-      this.predictNCHW(toNCHW(input, shape), [shape[0], shape[3], shape[1], shape[2]]),
+  readonly fullForwardScorer: AblationScorerFactory = Object.assign((context: AblationContext) => nchwAblationScorer(this.predictNCHW, context), {
+    predictInput: (input: Float32Array, shape: [number, number, number, number]) => predictNHWC(this.predictNCHW, input, shape),
   });
 
   /**
@@ -149,43 +149,6 @@ export class OnnxEngine {
     return this.scorerFor();
   }
 
-  private scoreAblations({ inputData, baseline, shape, targets }: AblationContext): AblationScorer {
-    const [n, h, w, c] = shape;
-    const input = toNCHW(inputData, shape);
-    const base = toNCHW(baseline, shape);
-    const imageSize = h * w * c;
-    return {
-      scoreRegions: async (regions: Region[]) => {
-        const batch = new Float32Array(regions.length * input.length);
-        regions.forEach((region, j) => {
-          batch.set(input, j * input.length);
-          for (let image = 0; image < n; image++) {
-            const offset = (j * n + image) * imageSize;
-            const [y0, x0, c0] = region.start;
-            const [y1, x1, c1] = region.end;
-            for (let ch = c0; ch < c1; ch++) {
-              for (let y = y0; y < y1; y++) {
-                const from = image * imageSize + (ch * h + y) * w;
-                batch.set(base.subarray(from + x0, from + x1), offset + (ch * h + y) * w + x0);
-              }
-            }
-          }
-        });
-        const { scores, classes } = await this.predictNCHW(batch, [regions.length * n, c, h, w]);
-        const picked = new Float32Array(regions.length * n);
-        for (let row = 0; row < picked.length; row++) {
-          const target = targets[row % n];
-          if (target >= classes) {
-            throw new ExplainError('invalid_target', `Target ${target} is out of range for the ONNX model's ${classes} classes.`);
-          }
-          picked[row] = scores[row * classes + target];
-        }
-        return picked;
-      },
-      dispose() {},
-    };
-  }
-
   /**
    * Makes Occlusion on `model` (the TF.js conversion of the same network, which gradient methods keep using)
    * score with this engine. Its `workers` option then does not apply: the engine's threads take every core.
@@ -199,19 +162,6 @@ export class OnnxEngine {
     if (model) setOcclusionEngine(model, undefined);
     await Promise.all([this.session.release(), this.incremental?.release(), this.pool?.close()]);
   }
-}
-
-/** [N,H,W,C] → [N,C,H,W]. */
-export function toNCHW(data: Float32Array, [n, h, w, c]: [number, number, number, number]): Float32Array {
-  const out = new Float32Array(data.length);
-  const plane = h * w;
-  for (let image = 0; image < n; image++) {
-    const offset = image * plane * c;
-    for (let p = 0; p < plane; p++) {
-      for (let ch = 0; ch < c; ch++) out[offset + ch * plane + p] = data[offset + p * c + ch];
-    }
-  }
-  return out;
 }
 
 /**
