@@ -8,6 +8,8 @@ export interface OnnxWorkerInit {
   onnx: Uint8Array;
   threads: number;
   incremental: boolean;
+  /** Copies per onnxruntime run on full forward passes. */
+  batch: number;
 }
 
 /** The native workers of one engine; the TF.js backend name core's pool tracks does not matter to them. */

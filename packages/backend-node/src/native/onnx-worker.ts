@@ -19,7 +19,7 @@ function errorData(error: unknown): ErrorData {
 async function main(): Promise<void> {
   let engine: OnnxEngine | undefined;
   try {
-    engine = await OnnxEngine.create(init.onnx, { threads: init.threads, workers: 1, incremental: init.incremental, onWarning: () => {} });
+    engine = await OnnxEngine.create(init.onnx, { threads: init.threads, workers: 1, incremental: init.incremental, batch: init.batch, onWarning: () => {} });
     if (!engine) throw new Error('onnxruntime-node did not load in a worker thread');
   } catch (error) {
     port.postMessage({ type: 'failed', error: errorData(error) } satisfies Reply);
