@@ -54,7 +54,7 @@ export interface AblationOptions extends AttributeOptions {
   /** Ablated copies of the input per forward batch; default from `defaultPerturbationsPerEval`. Never changes the result. */
   perturbationsPerEval?: number;
   /**
-   * First evaluate a coarse subset of the regions (about a tenth) and report its map through `onPartial`, then the
+   * First evaluate a coarse subset of the regions (Occlusion: at most 1/25) and report its map through `onPartial`, then the
    * rest. The final map is identical to a non-progressive run.
    */
   progressive?: boolean;
