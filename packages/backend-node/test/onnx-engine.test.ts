@@ -177,6 +177,21 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
     expect(maxAbsDiff(a.values, b.values) / a.maxAbs).toBeLessThan(1e-4);
   });
 
+  it('attached with incremental: true, an Occlusion that asks for incremental: false runs full forward passes', async () => {
+    const bytes = readFileSync(join(ONNX, 'mobilenet_v1_0.75.onnx'));
+    const engine = (await OnnxEngine.create(bytes, { workers: 1, threads: 2, incremental: true }))!;
+    const model: Model = { ...unusedModel };
+    engine.attachTo(model);
+    const x = tf.tensor4d(readBin(index.arrays['mobilenet_v1_0.75/input'].file), [1, 224, 224, 3]);
+    const options = { target: 3, slidingWindowShapes: [56, 56, 3] as [number, number, number], strides: [28, 28, 3] as [number, number, number] };
+    tf.dispose(await new Occlusion(model).attribute(x, { ...options, incremental: false }));
+    expect(engine.incremental!.flops.incremental).toBe(0);
+    tf.dispose(await new Occlusion(model).attribute(x, options));
+    expect(engine.incremental!.flops.incremental).toBeGreaterThan(0);
+    x.dispose();
+    await engine.dispose(model);
+  });
+
   it('spreads the batches over native worker threads with the single-session map', async () => {
     const bytes = readFileSync(join(ONNX, 'resnet18.onnx'));
     const one = (await OnnxEngine.create(bytes, { workers: 1, threads: 1 }))!;

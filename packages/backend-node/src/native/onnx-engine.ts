@@ -190,12 +190,14 @@ export class OnnxEngine {
    * The default scorer: on the workers when there are several, incremental when the engine has the pieces, full
    * forward passes otherwise. `signal` lets a batch in flight on the workers be abandoned at once.
    */
-  scorerFor(options: { signal?: AbortSignalLike } = {}): AblationScorerFactory {
-    const local = !this.incrementalScorer || this.mode === false ? this.fullForwardScorer : this.mode === 'auto' ? this.autoScorer : this.incrementalScorer;
+  scorerFor(options: { signal?: AbortSignalLike; incremental?: false } = {}): AblationScorerFactory {
+    const full = !this.incrementalScorer || this.mode === false || options.incremental === false;
+    const local = full ? this.fullForwardScorer : this.mode === 'auto' ? this.autoScorer : this.incrementalScorer!;
     const pool = this.pool;
     if (!pool) return local;
     const workers = this.workers;
-    const pooled = occlusionPoolScorer(() => pool.acquire(workers), { workers, signal: options.signal });
+    // incremental: false reaches the workers' engines too (they run full forward passes for that job).
+    const pooled = occlusionPoolScorer(() => pool.acquire(workers), { workers, signal: options.signal, incremental: full ? false : undefined });
     // Each batch Occlusion hands over is cut into slices dealt to the workers in turn: one slice per worker, or runs
     // of `batch` copies on full forward passes (small runs are faster per image on onnxruntime, see NATIVE_BATCH).
     const slice = (perEval: number) => Math.ceil(perEval / workers);
@@ -257,7 +259,7 @@ export class OnnxEngine {
    * score with this engine. Its `workers` option then does not apply: the engine's threads take every core.
    */
   attachTo(model: object): void {
-    setOcclusionEngine(model, ({ incremental, signal }) => (incremental === false && this.incremental ? this.fullForwardScorer : this.scorerFor({ signal })));
+    setOcclusionEngine(model, ({ incremental, signal }) => this.scorerFor({ signal, incremental: incremental === false ? false : undefined }));
   }
 
   /** Frees the native session; models it was attached to go back to TF.js. */

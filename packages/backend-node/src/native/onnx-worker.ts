@@ -34,7 +34,7 @@ async function main(): Promise<void> {
       case 'start': {
         // The native scorer reads only the arrays; the model and tensor fields of the context are not used.
         const context = { ...request, model: undefined, input: undefined } as unknown as AblationContext;
-        jobs.set(request.job, await scorerOf(context));
+        jobs.set(request.job, await (request.incremental === false ? engine.fullForwardScorer : scorerOf)(context));
         return {};
       }
       case 'score': {
