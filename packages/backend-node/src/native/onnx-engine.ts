@@ -187,8 +187,8 @@ export class OnnxEngine {
   );
 
   /**
-   * The default scorer: on the workers when there are several, incremental when the engine has the pieces, full
-   * forward passes otherwise. `signal` lets a batch in flight on the workers be abandoned at once.
+   * The default scorer: on the workers when there are several; full forward passes, incremental or 'auto' as the
+   * engine was created (full forward passes when the network could not be cut or the caller asks incremental: false). `signal` lets a batch in flight on the workers be abandoned at once.
    */
   scorerFor(options: { signal?: AbortSignalLike; incremental?: false } = {}): AblationScorerFactory {
     const full = !this.incrementalScorer || this.mode === false || options.incremental === false;
@@ -217,31 +217,31 @@ export class OnnxEngine {
     const base = toNCHW(baseline, shape);
     const imageSize = h * w * c;
     const scoreRun = async (regions: Region[]) => {
-        const batch = new Float32Array(regions.length * input.length);
-        regions.forEach((region, j) => {
-          batch.set(input, j * input.length);
-          for (let image = 0; image < n; image++) {
-            const offset = (j * n + image) * imageSize;
-            const [y0, x0, c0] = region.start;
-            const [y1, x1, c1] = region.end;
-            for (let ch = c0; ch < c1; ch++) {
-              for (let y = y0; y < y1; y++) {
-                const from = image * imageSize + (ch * h + y) * w;
-                batch.set(base.subarray(from + x0, from + x1), offset + (ch * h + y) * w + x0);
-              }
+      const batch = new Float32Array(regions.length * input.length);
+      regions.forEach((region, j) => {
+        batch.set(input, j * input.length);
+        for (let image = 0; image < n; image++) {
+          const offset = (j * n + image) * imageSize;
+          const [y0, x0, c0] = region.start;
+          const [y1, x1, c1] = region.end;
+          for (let ch = c0; ch < c1; ch++) {
+            for (let y = y0; y < y1; y++) {
+              const from = image * imageSize + (ch * h + y) * w;
+              batch.set(base.subarray(from + x0, from + x1), offset + (ch * h + y) * w + x0);
             }
           }
-        });
-        const { scores, classes } = await this.predictNCHW(batch, [regions.length * n, c, h, w]);
-        const picked = new Float32Array(regions.length * n);
-        for (let row = 0; row < picked.length; row++) {
-          const target = targets[row % n];
-          if (target >= classes) {
-            throw new ExplainError('invalid_target', `Target ${target} is out of range for the ONNX model's ${classes} classes.`);
-          }
-          picked[row] = scores[row * classes + target];
         }
-        return picked;
+      });
+      const { scores, classes } = await this.predictNCHW(batch, [regions.length * n, c, h, w]);
+      const picked = new Float32Array(regions.length * n);
+      for (let row = 0; row < picked.length; row++) {
+        const target = targets[row % n];
+        if (target >= classes) {
+          throw new ExplainError('invalid_target', `Target ${target} is out of range for the ONNX model's ${classes} classes.`);
+        }
+        picked[row] = scores[row * classes + target];
+      }
+      return picked;
     };
     return {
       scoreRegions: async (regions: Region[]) => {
