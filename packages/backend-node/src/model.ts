@@ -138,7 +138,12 @@ async function loadFromFiles(files: ModelFiles, where: string, options: NodeLoad
   const model = await buildLoadedModel(files, where, options);
   let pool: WorkerPool | undefined;
   let warnedWorkers = false;
+  // 'auto' never fails a model TF.js could convert: onnxruntime refusing it only costs speed, and says so.
   const engine = engineName !== 'tfjs' && files.format === 'onnx' ? await OnnxEngine.create(files.bytes, { onWarning: options.onWarning }).catch((error) => {
+    if (engineName === 'auto') {
+      (options.onWarning ?? console.warn)(`${firstLine(error).replace(/\.$/, '')}; Occlusion scores on the TF.js conversion instead.`);
+      return undefined;
+    }
     model.dispose();
     throw error;
   }) : undefined;
