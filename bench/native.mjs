@@ -1,7 +1,8 @@
 // Native engine benchmark (issue 14): easy-explain's job (window 45, stride 9: 441 windows + 1 = 442 forwards) on
 // MobileNet v1 0.75 (../shared/models/onnx, real weights) and ResNet-50 (generated, random weights) through the
-// ONNX models' default path, OnnxEngine on onnxruntime-node. One run of each (after one warm-up pass): the machine is
-// shared, so the load average is printed with the numbers. Prints forward ms/image per engine and thread count,
+// ONNX models' default path, OnnxEngine on onnxruntime-node. One timed run of each job after a warm-up job (window
+// 56, stride 28), forwards as medians of warm passes: the machine is shared, so the load average is printed with the
+// numbers. Prints forward ms/image per engine and thread count,
 // intra-op threads against worker threads, occlusion seconds, FLOPs saved and the time to the first coarse map.
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -9,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { Occlusion } from '@easy-explain/core/internal';
-import { loadModel, OnnxEngine, setupBackend } from '@easy-explain/backend-node';
+import { loadModel, NATIVE_BATCH, OnnxEngine, setupBackend } from '@easy-explain/backend-node';
 import { resnet50Onnx } from './resnet50-onnx.mjs';
 
 const shared = (path) => fileURLToPath(new URL(`../../shared/${path}`, import.meta.url));
@@ -38,21 +39,31 @@ const toNCHW = (nhwc) => {
   return out;
 };
 
-/** ms/image of `engine` on a batch of n, one timed pass after a warm-up. */
+// onnxruntime's first runs of a session are several times slower than later ones (26 against 6.7 ms/image on
+// MobileNet): every forward figure is the median of RUNS timed passes after WARMUPS untimed ones.
+const WARMUPS = 3;
+const RUNS = 7;
+const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
+async function medianSeconds(fn) {
+  for (let i = 0; i < WARMUPS; i++) await fn();
+  const times = [];
+  for (let i = 0; i < RUNS; i++) times.push(await seconds(fn));
+  return median(times);
+}
+
+/** ms/image of `engine` on a batch of n: the median of RUNS passes after WARMUPS warm-ups. */
 async function forwardMs(engine, nchw, n) {
   const data = batchOf(nchw, n);
-  await engine.predictNCHW(data, [n, 3, 224, 224]);
-  return ((await seconds(() => engine.predictNCHW(data, [n, 3, 224, 224]))) * 1000) / n;
+  return ((await medianSeconds(() => engine.predictNCHW(data, [n, 3, 224, 224]))) * 1000) / n;
 }
 
 /** ms/image of `workers` worker threads with `threads` intra-op threads each, each scoring one batch at once. */
-async function workerMs(onnx, nchw, workers, threads) {
+async function workerMs(onnx, nchw, workers, threads, n) {
   const pool = Array.from({ length: workers }, () => new Worker(new URL('./native-worker.mjs', import.meta.url), { workerData: { onnx, threads } }));
   await Promise.all(pool.map((w) => new Promise((ok) => w.once('message', ok))));
-  const data = batchOf(nchw, BATCH);
-  const round = () => Promise.all(pool.map((w) => new Promise((ok) => { w.once('message', ok); w.postMessage({ data, dims: [BATCH, 3, 224, 224] }); })));
-  await round();
-  const ms = ((await seconds(round)) * 1000) / (BATCH * workers);
+  const data = batchOf(nchw, n);
+  const round = () => Promise.all(pool.map((w) => new Promise((ok) => { w.once('message', ok); w.postMessage({ data, dims: [n, 3, 224, 224] }); })));
+  const ms = ((await medianSeconds(round)) * 1000) / (n * workers);
   await Promise.all(pool.map((w) => w.terminate()));
   return ms;
 }
@@ -72,27 +83,34 @@ for (const m of models) {
   const threadCounts = [...new Set([1, 2, cores])].filter((t) => t <= cores);
   for (const threads of threadCounts) {
     const engine = await OnnxEngine.create(onnx, { workers: 1, threads });
-    rows.push(`| ${m.name} | onnxruntime, 1 session | ${threads} | ${(await forwardMs(engine, nchw, 1)).toFixed(1)} | ${(await forwardMs(engine, nchw, BATCH)).toFixed(1)} |`);
+    const ms = [];
+    for (const n of [1, NATIVE_BATCH, BATCH]) ms.push((await forwardMs(engine, nchw, n)).toFixed(1));
+    rows.push(`| ${m.name} | onnxruntime, 1 session | ${threads} | ${ms.join(' | ')} |`);
     await engine.dispose();
   }
-  if (cores >= 2) rows.push(`| ${m.name} | onnxruntime, 2 workers × 1 thread | 2 | – | ${(await workerMs(onnx, nchw, 2, 1)).toFixed(1)} |`);
+  if (cores >= 2) {
+    rows.push(`| ${m.name} | onnxruntime, 2 workers × 1 thread | 2 | – | ${(await workerMs(onnx, nchw, 2, 1, NATIVE_BATCH)).toFixed(1)} | ${(await workerMs(onnx, nchw, 2, 1, BATCH)).toFixed(1)} |`);
+  }
 
   // The job, on the engine's defaults and with each lever changed alone.
   const nhwcInput = tf.tensor4d(nhwc, [1, 224, 224, 3]);
   const workers = Math.min(cores, 4);
+  const pool = `${workers} worker${workers > 1 ? 's' : ''}`;
   const configs = [
-    { label: `default: ${workers} worker${workers > 1 ? 's' : ''}, incremental`, options: {} },
-    { label: `${workers} worker${workers > 1 ? 's' : ''}, full forwards`, options: { incremental: false } },
-    { label: `1 session × ${cores} threads, incremental`, options: { workers: 1, threads: cores } },
-    { label: `1 session × ${cores} threads, full forwards`, options: { workers: 1, threads: cores, incremental: false } },
+    { label: `default: ${pool}, full forwards, runs of ${NATIVE_BATCH}`, options: {} },
+    { label: `${pool}, full forwards, runs of ${BATCH}`, options: { batch: BATCH } },
+    { label: `${pool}, incremental`, options: { incremental: true } },
+    { label: `${pool}, incremental 'auto' (timed trial in the run)`, options: { incremental: 'auto' } },
+    { label: `1 session × ${cores} threads, full forwards, runs of ${NATIVE_BATCH}`, options: { workers: 1, threads: cores } },
   ];
   for (const { label, options } of configs) {
     const engine = await OnnxEngine.create(onnx, options);
     const { scores, classes } = await engine.scorer.predictInput(nhwc, [1, 224, 224, 3]);
     const target = scores.indexOf(Math.max(...scores.subarray(0, classes)));
     const model = { predict: () => { throw new Error('unused'); }, outputKind: 'logits' };
-    // Start the workers and build the pieces' sessions outside the timing (a pool is reused by every later call).
-    const warm = await new Occlusion(model).attribute(nhwcInput, { target, slidingWindowShapes: [112, 112, 3], strides: [112, 112, 3], baselines: 0, scorer: engine.scorer });
+    // Start the workers, build the pieces' sessions and run every session a few times outside the timing
+    // (onnxruntime's first runs are slow; a pool is reused by every later call).
+    const warm = await new Occlusion(model).attribute(nhwcInput, { target, slidingWindowShapes: [56, 56, 3], strides: [28, 28, 3], baselines: 0, scorer: engine.scorer });
     warm.dispose();
     let first = 0;
     const exact = await seconds(async () => {
@@ -105,7 +123,7 @@ for (const m of models) {
     });
     const flops = engine.incremental?.flops;
     // Workers count their own multiply-adds; the one-session row of the same setting shows them.
-    const saved = !engine.incremental ? '0 (full forwards)' : flops?.full ? `${((1 - flops.incremental / flops.full) * 100).toFixed(1)} %` : 'as 1 session';
+    const saved = !engine.incremental || engine.mode === false ? '0 (full forwards)' : engine.choice ? `as 1 session (picked ${engine.choice})` : flops?.full ? `${((1 - flops.incremental / flops.full) * 100).toFixed(1)} %` : 'as 1 session';
     await engine.dispose();
     summary.push(
       `| ${m.name} | ${label} | ${engine.workers}×${engine.threads} | ${exact.toFixed(2)} | ${(captum[m.name] / exact).toFixed(2)}× | ${first.toFixed(2)} (${((first / exact) * 100).toFixed(1)} %) | ${saved} | ${load()} |`,
@@ -123,17 +141,17 @@ for (const n of [1, BATCH]) {
     await y.data();
     y.dispose();
   };
-  await pass();
-  rows.push(`| MobileNet v1 0.75 | TF.js wasm (today) | 1 | ${n === 1 ? ((await seconds(pass)) * 1000).toFixed(1) : '–'} | ${n === BATCH ? (((await seconds(pass)) * 1000) / n).toFixed(1) : '–'} |`);
+  const ms = ((await medianSeconds(pass)) * 1000) / n;
+  rows.push(`| MobileNet v1 0.75 | TF.js wasm | 1 | ${n === 1 ? ms.toFixed(1) : '–'} | – | ${n === BATCH ? ms.toFixed(1) : '–'} |`);
   x.dispose();
 }
 tfModel.dispose();
 
-console.log('\n## Forward ms/image (one pass after a warm-up)');
-console.log(`| model | engine | threads | batch 1 | batch ${BATCH} |`);
-console.log('|---|---|---:|---:|---:|');
+console.log(`\n## Forward ms/image (median of ${RUNS} passes after ${WARMUPS} warm-ups)`);
+console.log(`| model | engine | threads | batch 1 | batch ${NATIVE_BATCH} | batch ${BATCH} |`);
+console.log('|---|---|---:|---:|---:|---:|');
 rows.forEach((r) => console.log(r));
-console.log('\n## Occlusion, window 45, stride 9 (442 forwards), progressive, engine defaults');
+console.log('\n## Occlusion, window 45, stride 9 (442 forwards), progressive: the default and each lever changed alone');
 console.log('| model | engine | workers×threads | exact s | Captum best / ours | first coarse map s (of exact) | conv multiply-adds saved | load after |');
 console.log('|---|---|---:|---:|---:|---:|---:|---|');
 summary.forEach((r) => console.log(r));

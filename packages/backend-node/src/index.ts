@@ -41,4 +41,4 @@ export {
 export { encodeNpy, decodeNpy, type NpyArray } from './npy.js';
 export { EXPLANATION_SCHEMA_VERSION, ATTRIBUTION_FILE, type ExplanationFile, type AttributionFileInfo } from './explanation-file.js';
 export { writeReport, reportHtml, readImageRecords, FAILURES_FILE, type ReportFailure } from './report.js';
-export { OnnxEngine, nativeOcclusionScorer, type OnnxEngineOptions } from './native/onnx-engine.js';
+export { NATIVE_BATCH, OnnxEngine, nativeOcclusionScorer, type OnnxEngineOptions } from './native/onnx-engine.js';

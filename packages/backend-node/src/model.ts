@@ -120,24 +120,31 @@ export async function loadModelFiles(files: ModelFiles, where: string, options: 
 /** Node's extra loading options. */
 export interface NodeLoadModelOptions extends LoadModelOptions {
   /**
-   * What scores Occlusion's perturbed copies of an ONNX model: 'tfjs' (default: its TF.js conversion, incremental,
-   * on worker threads) or 'native' (onnxruntime-node, when installed; else TF.js, said once through onWarning).
-   * Gradient methods always run on the TF.js conversion.
+   * What scores Occlusion's perturbed copies of an ONNX model: 'auto' (default) and 'native' run them on
+   * onnxruntime-node when it loads (3–10× faster than TF.js wasm here) and fall back to the TF.js conversion,
+   * saying why once through onWarning (else console.warn); 'tfjs' forces the TF.js conversion (incremental, on
+   * worker threads). Gradient methods always run on the TF.js conversion; TF.js models ignore this.
    */
-  engine?: 'tfjs' | 'native';
+  engine?: 'auto' | 'tfjs' | 'native';
   /** Told about slower fallbacks (e.g. onnxruntime-node missing). */
   onWarning?: (message: string) => void;
 }
 
 async function loadFromFiles(files: ModelFiles, where: string, options: NodeLoadModelOptions, downloaded: boolean): Promise<LoadedModel> {
   await ensureBackend();
-  if (options.engine !== undefined && options.engine !== 'tfjs' && options.engine !== 'native') {
-    throw new ExplainError('invalid_option', `engine must be 'tfjs' or 'native'; got ${String(options.engine)}.`);
+  const engineName = options.engine ?? 'auto';
+  if (engineName !== 'auto' && engineName !== 'tfjs' && engineName !== 'native') {
+    throw new ExplainError('invalid_option', `engine must be 'auto', 'tfjs' or 'native'; got ${String(options.engine)}.`);
   }
   const model = await buildLoadedModel(files, where, options);
   let pool: WorkerPool | undefined;
   let warnedWorkers = false;
-  const engine = options.engine === 'native' && files.format === 'onnx' ? await OnnxEngine.create(files.bytes, { onWarning: options.onWarning }).catch((error) => {
+  // 'auto' never fails a model TF.js could convert: onnxruntime refusing it only costs speed, and says so.
+  const engine = engineName !== 'tfjs' && files.format === 'onnx' ? await OnnxEngine.create(files.bytes, { onWarning: options.onWarning }).catch((error) => {
+    if (engineName === 'auto') {
+      (options.onWarning ?? console.warn)(`${firstLine(error).replace(/\.$/, '')}; Occlusion scores on the TF.js conversion instead.`);
+      return undefined;
+    }
     model.dispose();
     throw error;
   }) : undefined;

@@ -94,8 +94,9 @@ Options:
                           positive, negative, absolute_value, all (default: one row,
                           blended_heat_map:all,original_image:all)
   --out <dir>             folder for figure-N.png and explanation.json (default: ./${DEFAULT_OUT_DIR})
-  --engine <name>         tfjs|native: what scores Occlusion's copies of an ONNX model (default: tfjs, its
-                          TF.js conversion; native: onnxruntime-node when installed, else tfjs with a warning)
+  --engine <name>         auto|native|tfjs: what scores Occlusion's copies of an ONNX model (default: auto =
+                          onnxruntime-node when installed, else its TF.js conversion with a warning; tfjs: always
+                          the TF.js conversion)
   --backend <name>        ${BACKEND_NAMES.join('|')} (default: auto = tensorflow if @tensorflow/tfjs-node
                           is installed, else wasm, else cpu; gradient methods: tensorflow, else cpu,
                           as wasm lacks gradient kernels)
@@ -232,7 +233,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const metrics = o.metrics === undefined ? undefined : o.metrics.split(',').map((m) => oneOf(m.trim(), '--metrics', METRIC_NAMES)!);
     const metricSteps = integer(o['metric-steps'], '--metric-steps', 1);
     const threshold = number(o.threshold, '--threshold');
-    const engine = oneOf(o.engine, '--engine', ['tfjs', 'native'] as const);
+    const engine = oneOf(o.engine, '--engine', ['auto', 'native', 'tfjs'] as const);
     const method = (oneOf(o.method, '--method', METHOD_NAMES as readonly string[]) ?? 'occlusion') as MethodName;
     const backendName = oneOf(o.backend, '--backend', BACKEND_NAMES) ?? 'auto';
     const outputKind = oneOf(o['output-kind'], '--output-kind', ['logits', 'probabilities'] as const);

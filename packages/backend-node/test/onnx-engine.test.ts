@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Occlusion, type Model } from '@easy-explain/core/internal';
 import { loadModel, OnnxEngine, setupBackend, type LoadedModel } from '@easy-explain/backend-node';
-import { nativeThreads } from '../src/native/onnx-engine';
+import { fasterScorer, nativeThreads, ScorerTrial } from '../src/native/onnx-engine';
 import { SHARED } from './helpers';
 
 const REFERENCE = join(SHARED, 'reference');
@@ -108,7 +108,7 @@ describe('OnnxEngine on tiny_cnn.onnx vs Captum', () => {
 
 describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28)', () => {
   const index = readJson(join(REFERENCE, 'onnx', 'index.json'));
-  const occlude = async (engine: OnnxEngine, name: string) => {
+  const occlude = async (engine: OnnxEngine, name: string, perturbationsPerEval?: number) => {
     const entry = index.arrays[`${name}/occlusion_56_28`];
     const before = tf.memory().numTensors;
     const x = tf.tensor4d(readBin(index.arrays[`${name}/input`].file), [1, 224, 224, 3]);
@@ -118,6 +118,7 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
       strides: [28, 28, 3],
       baselines: 0,
       scorer: engine.scorer,
+      perturbationsPerEval,
     });
     const values = map.dataSync() as Float32Array;
     tf.dispose([x, map]);
@@ -132,7 +133,7 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
     it(`${name}: full forwards and incremental inference match Captum within 1e-4 of the maximum`, async () => {
       const bytes = readFileSync(join(ONNX, `${name}.onnx`));
       const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 2, incremental: false }))!;
-      const incremental = (await OnnxEngine.create(bytes, { workers: 1, threads: 2 }))!;
+      const incremental = (await OnnxEngine.create(bytes, { workers: 1, threads: 2, incremental: true }))!;
       expect(full.incremental).toBeUndefined();
       expect(incremental.incremental).toBeDefined();
       const a = await occlude(full, name);
@@ -149,12 +150,46 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
   it('mobilenet_v2 (BatchNormalization nodes kept): incremental equals full forwards within 1e-4 of the maximum', async () => {
     const bytes = readFileSync(join(ONNX, 'mobilenet_v2.onnx'));
     const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 2, incremental: false }))!;
-    const incremental = (await OnnxEngine.create(bytes, { workers: 1, threads: 2 }))!;
+    const incremental = (await OnnxEngine.create(bytes, { workers: 1, threads: 2, incremental: true }))!;
     const a = await occlude(full, 'mobilenet_v2');
     const b = await occlude(incremental, 'mobilenet_v2');
     await Promise.all([full.dispose(), incremental.dispose()]);
     // Against Captum both are ~1.3e-4 of the maximum: random BatchNorm statistics amplify float32 rounding.
     expect(maxAbsDiff(a.values, b.values) / a.maxAbs).toBeLessThan(1e-4);
+  });
+
+  it("incremental 'auto' times both scorers, settles on one, and its map equals full forwards within 1e-4 of the maximum", async () => {
+    const bytes = readFileSync(join(ONNX, 'mobilenet_v1_0.75.onnx'));
+    const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 2 }))!;
+    const auto = (await OnnxEngine.create(bytes, { workers: 1, threads: 2, incremental: 'auto' }))!;
+    // Full forward passes are the default; 'auto' keeps the pieces to time them.
+    expect([full.mode, full.incremental]).toEqual([false, undefined]);
+    expect(auto.mode).toBe('auto');
+    expect(auto.incremental).toBeDefined();
+    const a = await occlude(full, 'mobilenet_v1_0.75');
+    // 49 windows in runs of 4: 13 calls, enough for the 7 of the trial.
+    const b = await occlude(auto, 'mobilenet_v1_0.75', 4);
+    expect(full.choice).toBeUndefined();
+    expect(['full', 'incremental']).toContain(auto.choice);
+    // The pieces ran (the warm-up call and the timed ones), so the map mixes both scorers.
+    expect(auto.incremental!.flops.incremental).toBeGreaterThan(0);
+    await Promise.all([full.dispose(), auto.dispose()]);
+    expect(maxAbsDiff(a.values, b.values) / a.maxAbs).toBeLessThan(1e-4);
+  });
+
+  it('attached with incremental: true, an Occlusion that asks for incremental: false runs full forward passes', async () => {
+    const bytes = readFileSync(join(ONNX, 'mobilenet_v1_0.75.onnx'));
+    const engine = (await OnnxEngine.create(bytes, { workers: 1, threads: 2, incremental: true }))!;
+    const model: Model = { ...unusedModel };
+    engine.attachTo(model);
+    const x = tf.tensor4d(readBin(index.arrays['mobilenet_v1_0.75/input'].file), [1, 224, 224, 3]);
+    const options = { target: 3, slidingWindowShapes: [56, 56, 3] as [number, number, number], strides: [28, 28, 3] as [number, number, number] };
+    tf.dispose(await new Occlusion(model).attribute(x, { ...options, incremental: false }));
+    expect(engine.incremental!.flops.incremental).toBe(0);
+    tf.dispose(await new Occlusion(model).attribute(x, options));
+    expect(engine.incremental!.flops.incremental).toBeGreaterThan(0);
+    x.dispose();
+    await engine.dispose(model);
   });
 
   it('spreads the batches over native worker threads with the single-session map', async () => {
@@ -167,6 +202,33 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
     await Promise.all([one.dispose(), two.dispose()]);
     // Each worker runs half of a batch: batch size may change onnxruntime's rounding, never beyond float32 noise.
     expect(maxAbsDiff(a.values, b.values) / a.maxAbs).toBeLessThan(1e-5);
+  });
+});
+
+describe("incremental 'auto'", () => {
+  it('keeps incremental only when it is at least 10 % faster per copy', () => {
+    expect(fasterScorer(10, 8.9)).toBe('incremental');
+    expect(fasterScorer(10, 9.1)).toBe('full');
+    expect(fasterScorer(10, 20)).toBe('full');
+  });
+
+  it('scores the first calls on full forwards, warms the pieces up, then times alternate calls', () => {
+    const trial = new ScorerTrial();
+    const seen: string[] = [];
+    // Untimed calls are slow on purpose (cold sessions): they must not decide.
+    const ms = { full: [1, 1, 0, 5, 0, 5, 0], incremental: [0, 0, 100, 0, 4, 0, 4] };
+    let choice: string | undefined;
+    for (let call = 0; call < 7; call++) {
+      const which = trial.next();
+      seen.push(which);
+      expect(choice).toBeUndefined();
+      choice = trial.record(which, ms[which][call]);
+    }
+    expect(seen).toEqual(['full', 'full', 'incremental', 'full', 'incremental', 'full', 'incremental']);
+    expect(choice).toBe('incremental');
+    const slow = new ScorerTrial();
+    for (const t of [1, 1, 0.1, 5, 4.8, 5, 4.8]) choice = slow.record(slow.next(), t);
+    expect(choice).toBe('full');
   });
 });
 

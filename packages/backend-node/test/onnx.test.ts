@@ -5,6 +5,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Occlusion, runMethod } from '@easy-explain/core';
+import { occlusionEngineOf } from '@easy-explain/core/internal';
 import { loadModel, runEasyExplain, setupBackend, type LoadedModel } from '@easy-explain/backend-node';
 import { hostileServer, image, lines, removeDir, runCli, SHARED, tempDir } from './helpers';
 
@@ -74,8 +75,8 @@ describe('ONNX models in backend-node', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('runs Occlusion on two worker threads, equal bit for bit to one thread', async () => {
-    const tiny = await loadModel(TINY, { preset: 'unit' });
+  it('runs Occlusion on two worker threads, equal bit for bit to one thread (TF.js engine)', async () => {
+    const tiny = await loadModel(TINY, { preset: 'unit', engine: 'tfjs' });
     try {
       const x = tf.tidy(() => tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D);
       const options = { target: 2, slidingWindowShapes: [8, 8, 3] as [number, number, number], strides: [4, 4, 3] as [number, number, number] };
@@ -125,7 +126,7 @@ describe('the native engine for ONNX models (engine: native)', () => {
   it('scores Occlusion on onnxruntime-node equal to the TF.js conversion within 1e-5 of the maximum, gradients on TF.js', async () => {
     const warnings: string[] = [];
     const native = await loadModel(TINY, { preset: 'unit', engine: 'native', onWarning: (m) => warnings.push(m) });
-    const tfjs = await loadModel(TINY, { preset: 'unit' });
+    const tfjs = await loadModel(TINY, { preset: 'unit', engine: 'tfjs' });
     try {
       const x = tf.tidy(() => tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 11) as tf.Tensor4D);
       const options = { target: 4, slidingWindowShapes: [8, 8, 3] as [number, number, number], strides: [4, 4, 3] as [number, number, number], workers: 1 };
@@ -149,11 +150,40 @@ describe('the native engine for ONNX models (engine: native)', () => {
     }
   });
 
+  it("scores an ONNX model's Occlusion natively by default ('auto'); 'tfjs' keeps the TF.js conversion; TF.js models ignore it", async () => {
+    const warnings: string[] = [];
+    const byDefault = await loadModel(TINY, { preset: 'unit', onWarning: (m) => warnings.push(m) });
+    const tfjs = await loadModel(TINY, { preset: 'unit', engine: 'tfjs' });
+    const layers = await loadModel(join(SHARED, 'reference', 'model', 'model.json'), { engine: 'native' });
+    try {
+      expect(occlusionEngineOf(byDefault)).toBeDefined();
+      expect(occlusionEngineOf(tfjs)).toBeUndefined();
+      expect(occlusionEngineOf(layers)).toBeUndefined();
+      expect(warnings).toEqual([]);
+      // The native default gives the TF.js conversion's map within float32 noise.
+      const x = tf.tidy(() => tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 5) as tf.Tensor4D);
+      const options = { target: 1, slidingWindowShapes: [8, 8, 3] as [number, number, number], strides: [4, 4, 3] as [number, number, number] };
+      const a = await new Occlusion(byDefault).attribute(x, options);
+      const b = await new Occlusion(tfjs).attribute(x, options);
+      const [va, vb] = [await a.data(), await b.data()];
+      const max = Math.max(...Array.from(vb, Math.abs));
+      let worst = 0;
+      for (let i = 0; i < va.length; i++) worst = Math.max(worst, Math.abs(va[i] - vb[i]));
+      expect(max).toBeGreaterThan(0);
+      expect(worst / max).toBeLessThan(1e-5);
+      tf.dispose([x, a, b]);
+    } finally {
+      byDefault.dispose();
+      tfjs.dispose();
+      layers.dispose();
+    }
+  });
+
   it('refuses an unknown engine', async () => {
     await expect(loadModel(TINY, { engine: 'gpu' as never })).rejects.toMatchObject({ code: 'invalid_option' });
     const run = await runCli([image('chelsea.png'), '--model', TINY, '--engine', 'gpu']);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/--engine must be one of tfjs, native/);
+    expect(run.stderr).toMatch(/--engine must be one of auto, native, tfjs/);
   });
 });
 

@@ -70,8 +70,8 @@ export interface EasyExplainOptions<Image = unknown> {
   onPredictions?: (predictions: Prediction[], target: number) => void;
   onProgress?: (done: number, total: number) => void;
   /**
-   * Occlusion: called with the map so far ([1,h,w,C] values), first once a coarse grid of windows is in (about a
-   * tenth of the work), then after each batch. The final attribution is the same as without it.
+   * Occlusion: called with the map so far ([1,h,w,C] values), first once a coarse grid of windows is in (at most
+   * 1/25 of the work), then after each batch. The final attribution is the same as without it.
    */
   onPartial?: (map: Float32Array, done: number, total: number) => void;
   /**

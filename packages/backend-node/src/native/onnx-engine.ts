@@ -7,7 +7,7 @@ import {
   occlusionPoolScorer,
   setOcclusionEngine,
   type AbortSignalLike,
-  type AblationContext, type AblationScorerFactory } from '@easy-explain/core/internal';
+  type AblationContext, type AblationScorer, type AblationScorerFactory, type Region } from '@easy-explain/core/internal';
 import { nchwAblationScorer, predictNHWC, toNCHW, type PredictNCHW } from '@easy-explain/runtime';
 import { IncrementalOnnx } from './onnx-incremental.js';
 import { NativeWorkerPool } from './onnx-pool.js';
@@ -23,11 +23,21 @@ export interface OnnxEngineOptions {
   /** onnxruntime's intra-op threads per session; default: the cores divided among the workers (at least 1). */
   threads?: number;
   /**
-   * Exact incremental inference (default true): the network is cut into per-layer (per-block) ONNX models and an
-   * ablated copy recomputes only the crops its window reaches, until the crops cover most of a layer; the rest of
-   * the network then runs whole. A network that cannot be cut runs full forward passes, and `onWarning` says why.
+   * Exact incremental inference: the network is cut into per-layer (per-block) ONNX models and an ablated copy
+   * recomputes only the crops its window reaches, until the crops cover most of a layer; the rest of the network
+   * then runs whole. Default false: on onnxruntime, full forward passes were faster on every network measured
+   * (easy-explain's job on 2 cores: MobileNet v1 0.75 2.9 against 5.0 s, ResNet-50 11.6 against 21 s; moving the crops
+   * through JavaScript costs more than the skipped multiply-adds save). 'auto' times both exact scorers on a run's
+   * first batches and keeps the faster for the engine: worth it for an engine that serves many runs, as its first
+   * run pays for building the pieces' sessions (0.6 s MobileNet, 1.2 s ResNet-50) and the slower trials. true always
+   * cuts. A network that cannot be cut runs full forward passes (with true or 'auto', `onWarning` says why).
    */
-  incremental?: boolean;
+  incremental?: boolean | 'auto';
+  /**
+   * Ablated copies per onnxruntime run on full forward passes (default NATIVE_BATCH). Occlusion's batches are cut
+   * into runs of this size and dealt out to the workers; the map does not depend on it.
+   */
+  batch?: number;
   /** Told once when onnxruntime-node cannot be used and TF.js scores instead, or why incremental inference is off. */
   onWarning?: (message: string) => void;
 }
@@ -45,6 +55,10 @@ export class OnnxEngine {
     readonly workers: number,
     /** The worker threads, when there are several (forward-only batches use them too: onnx-forward.ts). */
     readonly pool: NativeWorkerPool | undefined,
+    /** Ablated copies per onnxruntime run on full forward passes. */
+    readonly batch: number,
+    /** How the default scorer uses the pieces: always, never, or timed ('auto'). */
+    readonly mode: boolean | 'auto',
   ) {
     this.incrementalScorer = incremental
       ? Object.assign(
@@ -66,6 +80,8 @@ export class OnnxEngine {
    */
   static async create(onnx: Uint8Array, options: OnnxEngineOptions = {}): Promise<OnnxEngine | undefined> {
     const { workers, threads } = nativeThreads(availableParallelism(), options);
+    const batch = options.batch ?? NATIVE_BATCH;
+    if (!(Number.isInteger(batch) && batch >= 1)) throw new ExplainError('invalid_option', `batch must be a positive integer; got ${String(batch)}.`);
     const runtime = await loadOnnxRuntime(options.onWarning);
     if (!runtime) return undefined;
     const sessionOptions: OrtSessionOptions = {
@@ -90,15 +106,20 @@ export class OnnxEngine {
       await session.release();
       throw new ExplainError('invalid_model', `The ONNX model has ${session.inputNames.length} inputs; it must take one image batch [N,C,H,W].`);
     }
+    const mode = options.incremental ?? false;
+    if (mode !== true && mode !== false && mode !== 'auto') {
+      throw new ExplainError('invalid_option', `incremental must be true, false or 'auto'; got ${String(mode)}.`);
+    }
     let incremental: IncrementalOnnx | undefined;
-    if (options.incremental ?? true) {
+    if (mode !== false) {
       const graph = readOnnx(onnx);
       const reason = IncrementalOnnx.check(graph);
-      if (reason) options.onWarning?.(`Incremental inference is off for this ONNX model: ${reason}; occlusion runs full forward passes.`);
-      else incremental = new IncrementalOnnx(runtime, graph, sessionOptions);
+      if (!reason) incremental = new IncrementalOnnx(runtime, graph, sessionOptions);
+      else options.onWarning?.(`Incremental inference is off for this ONNX model: ${reason}; occlusion runs full forward passes.`);
     }
-    const pool = workers > 1 ? new NativeWorkerPool({ onnx, threads, incremental: !!incremental }) : undefined;
-    return new OnnxEngine(runtime, session, threads, incremental, workers, pool);
+    const chosen = incremental ? mode : false;
+    const pool = workers > 1 ? new NativeWorkerPool({ onnx, threads, incremental: chosen, batch }) : undefined;
+    return new OnnxEngine(runtime, session, threads, incremental, workers, pool, batch, chosen);
   }
 
   /** The scores [N, classes] of an NCHW batch, laid out row-major. */
@@ -119,7 +140,7 @@ export class OnnxEngine {
    * Occlusion's scorer on full forward passes: ablated copies of an NHWC input, scored by the native session; the
    * unperturbed input is scored here too (`predictInput`), so the map depends on one engine only.
    */
-  readonly fullForwardScorer: AblationScorerFactory = Object.assign((context: AblationContext) => nchwAblationScorer(this.predictNCHW, context), {
+  readonly fullForwardScorer: AblationScorerFactory = Object.assign((context: AblationContext) => nchwAblationScorer(this.predictNCHW, context, this.batch), {
     predictInput: (input: Float32Array, shape: [number, number, number, number]) => predictNHWC(this.predictNCHW, input, shape),
   });
 
@@ -130,17 +151,59 @@ export class OnnxEngine {
   readonly incrementalScorer: AblationScorerFactory | undefined;
 
   /**
-   * The default scorer: on the workers when there are several, incremental when the engine has the pieces, full
-   * forward passes otherwise. `signal` lets a batch in flight on the workers be abandoned at once.
+   * What 'auto' settled on in this engine's session (each worker settles on its own): undefined until a run has
+   * timed both scorers.
    */
-  scorerFor(options: { signal?: AbortSignalLike } = {}): AblationScorerFactory {
-    const local = this.incrementalScorer ?? this.fullForwardScorer;
+  choice: 'full' | 'incremental' | undefined;
+
+  /**
+   * Incremental 'auto': a run's first calls score on full forward passes (the coarse pass of a progressive run
+   * comes quickly), then both scorers are timed on alternate calls once warm, and the faster per copy serves the
+   * rest of the run and every later run of the engine. Both are exact, so the map is the same within float32 noise.
+   */
+  private readonly autoScorer: AblationScorerFactory = Object.assign(
+    async (context: AblationContext): Promise<AblationScorer> => {
+      const full = await this.fullForwardScorer(context);
+      if (this.choice === 'full' || !this.incrementalScorer) return full;
+      let incremental: Promise<AblationScorer> | undefined;
+      const incrementalOf = () => (incremental ??= Promise.resolve(this.incrementalScorer!(context)));
+      if (this.choice === 'incremental') return incrementalOf();
+      const trial = new ScorerTrial();
+      return {
+        scoreRegions: async (regions: Region[]) => {
+          const which = this.choice ?? trial.next();
+          const scorer = which === 'full' ? full : await incrementalOf();
+          const start = performance.now();
+          const scores = await scorer.scoreRegions(regions);
+          if (!this.choice) this.choice = trial.record(which, (performance.now() - start) / regions.length);
+          return scores;
+        },
+        dispose: async () => {
+          await full.dispose();
+          await (await incremental)?.dispose();
+        },
+      };
+    },
+    { predictInput: (input: Float32Array, shape: [number, number, number, number]) => this.fullForwardScorer.predictInput!(input, shape) },
+  );
+
+  /**
+   * The default scorer: on the workers when there are several; full forward passes, incremental or 'auto' as the
+   * engine was created (full forward passes when the network could not be cut or the caller asks incremental: false). `signal` lets a batch in flight on the workers be abandoned at once.
+   */
+  scorerFor(options: { signal?: AbortSignalLike; incremental?: false } = {}): AblationScorerFactory {
+    const full = !this.incrementalScorer || this.mode === false || options.incremental === false;
+    const local = full ? this.fullForwardScorer : this.mode === 'auto' ? this.autoScorer : this.incrementalScorer!;
     const pool = this.pool;
     if (!pool) return local;
     const workers = this.workers;
-    const pooled = occlusionPoolScorer(() => pool.acquire(workers), { workers, signal: options.signal });
-    // Each batch Occlusion hands over is shared by the workers, one slice each.
-    return Object.assign((context: AblationContext) => pooled({ ...context, perturbationsPerEval: Math.ceil(context.perturbationsPerEval / workers) }), {
+    // incremental: false reaches the workers' engines too (they run full forward passes for that job).
+    const pooled = occlusionPoolScorer(() => pool.acquire(workers), { workers, signal: options.signal, incremental: full ? false : undefined });
+    // Each batch Occlusion hands over is cut into slices dealt to the workers in turn: one slice per worker, or runs
+    // of `batch` copies on full forward passes (small runs are faster per image on onnxruntime, see NATIVE_BATCH).
+    const slice = (perEval: number) => Math.ceil(perEval / workers);
+    const size = local === this.fullForwardScorer ? (perEval: number) => Math.min(this.batch, slice(perEval)) : slice;
+    return Object.assign((context: AblationContext) => pooled({ ...context, perturbationsPerEval: size(context.perturbationsPerEval) }), {
       predictInput: local.predictInput,
     });
   }
@@ -154,7 +217,7 @@ export class OnnxEngine {
    * score with this engine. Its `workers` option then does not apply: the engine's threads take every core.
    */
   attachTo(model: object): void {
-    setOcclusionEngine(model, ({ incremental, signal }) => (incremental === false && this.incremental ? this.fullForwardScorer : this.scorerFor({ signal })));
+    setOcclusionEngine(model, ({ incremental, signal }) => this.scorerFor({ signal, incremental: incremental === false ? false : undefined }));
   }
 
   /** Frees the native session; models it was attached to go back to TF.js. */
@@ -165,12 +228,49 @@ export class OnnxEngine {
 }
 
 /**
+ * The schedule of incremental 'auto': calls 0–1 full forwards (also the coarse pass), call 2 warms the incremental
+ * pieces up (their first onnxruntime runs are slow), then calls 3–6 alternate full and incremental, timed per copy.
+ * Incremental must be 10 % faster to be kept: cutting costs memory and a tie is not worth it.
+ */
+export class ScorerTrial {
+  private calls = 0;
+  private readonly perCopy = { full: 0, incremental: 0 };
+  static readonly SCHEDULE: ReadonlyArray<'full' | 'incremental'> = ['full', 'full', 'incremental', 'full', 'incremental', 'full', 'incremental'];
+  static readonly TIMED_FROM = 3;
+
+  /** Which scorer the next call uses. */
+  next(): 'full' | 'incremental' {
+    return ScorerTrial.SCHEDULE[this.calls];
+  }
+
+  /** Records one call's time per copy; returns the choice once the schedule is through. */
+  record(which: 'full' | 'incremental', msPerCopy: number): 'full' | 'incremental' | undefined {
+    if (this.calls++ >= ScorerTrial.TIMED_FROM) this.perCopy[which] += msPerCopy;
+    if (this.calls < ScorerTrial.SCHEDULE.length) return undefined;
+    return fasterScorer(this.perCopy.full, this.perCopy.incremental);
+  }
+}
+
+/** Incremental when it is at least 10 % faster than full forward passes (times per copy, summed over the trials). */
+export function fasterScorer(fullMs: number, incrementalMs: number): 'full' | 'incremental' {
+  return incrementalMs < 0.9 * fullMs ? 'incremental' : 'full';
+}
+
+/**
  * Occlusion's scorer for an ONNX network on onnxruntime-node, or undefined when onnxruntime-node is not available
  * (Occlusion then scores on TF.js; the reason is told once). Pass it as Occlusion's `scorer`.
  */
 export async function nativeOcclusionScorer(onnx: Uint8Array, options: OnnxEngineOptions = {}): Promise<AblationScorerFactory | undefined> {
   return (await OnnxEngine.create(onnx, options))?.scorer;
 }
+
+/**
+ * Ablated copies per onnxruntime run. onnxruntime's CPU kernels are faster per image on small batches when the
+ * activations stay in cache: MobileNet v1 0.75 on one thread 6.2 ms/image at batch 1 against 8.1 at batch 27;
+ * ResNet-50 ran 44 ms/image at any batch from 1 to 27. easy-explain's job on MobileNet, 2 workers (loaded host,
+ * 4 interleaved runs): batch 1 1.9–2.5 s, 2 1.8–2.0 s, 4 1.9–2.2 s, 27 2.4–3.4 s.
+ */
+export const NATIVE_BATCH = 2;
 
 /** The most workers `nativeThreads` picks by default: each holds a copy of the network. */
 export const MAX_NATIVE_WORKERS = 4;

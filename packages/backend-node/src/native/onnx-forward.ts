@@ -11,7 +11,8 @@ import {
   type ForwardRequest,
   type ForwardScorer,
 } from '@easy-explain/core/internal';
-import { nativeThreads, OnnxEngine, toNCHW } from './onnx-engine.js';
+import { toNCHW } from '@easy-explain/runtime';
+import { nativeThreads, OnnxEngine } from './onnx-engine.js';
 import { readOnnx, subModel, type OnnxGraph, type OnnxNode } from './onnx-proto.js';
 
 /** The targets' raw scores (or softmax probabilities) from rows of [N, classes] scores. */

@@ -7,7 +7,9 @@ import { ThreadWorker, workerEntry } from '../pool/pool.js';
 export interface OnnxWorkerInit {
   onnx: Uint8Array;
   threads: number;
-  incremental: boolean;
+  incremental: boolean | 'auto';
+  /** Copies per onnxruntime run on full forward passes. */
+  batch: number;
 }
 
 /** The native workers of one engine; the TF.js backend name core's pool tracks does not matter to them. */

@@ -20,7 +20,7 @@ function errorData(error: unknown): ErrorData {
 async function main(): Promise<void> {
   let engine: OnnxEngine | undefined;
   try {
-    engine = await OnnxEngine.create(init.onnx, { threads: init.threads, workers: 1, incremental: init.incremental, onWarning: () => {} });
+    engine = await OnnxEngine.create(init.onnx, { threads: init.threads, workers: 1, incremental: init.incremental, batch: init.batch, onWarning: () => {} });
     if (!engine) throw new Error('onnxruntime-node did not load in a worker thread');
   } catch (error) {
     port.postMessage({ type: 'failed', error: errorData(error) } satisfies Reply);
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
       case 'start': {
         // The native scorer reads only the arrays; the model and tensor fields of the context are not used.
         const context = { ...request, model: undefined, input: undefined } as unknown as AblationContext;
-        jobs.set(request.job, await scorerOf(context));
+        jobs.set(request.job, await (request.incremental === false ? engine.fullForwardScorer : scorerOf)(context));
         return {};
       }
       case 'score': {

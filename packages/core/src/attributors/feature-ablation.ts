@@ -54,7 +54,7 @@ export interface AblationOptions extends AttributeOptions {
   /** Ablated copies of the input per forward batch; default from `defaultPerturbationsPerEval`. Never changes the result. */
   perturbationsPerEval?: number;
   /**
-   * First evaluate a coarse subset of the regions (about a tenth) and report its map through `onPartial`, then the
+   * First evaluate a coarse subset of the regions (Occlusion: at most 1/25) and report its map through `onPartial`, then the
    * rest. The final map is identical to a non-progressive run.
    */
   progressive?: boolean;
@@ -147,7 +147,7 @@ export abstract class AblationAttributor<Options extends AblationOptions> implem
         done += indices.length;
         options.onProgress?.(done, regions.length);
         // During the coarse pass the map is reported once, when the whole coarse grid is in.
-        if (partial && (done >= coarse.length || b === batches.length - 1)) options.onPartial?.(partial.map(), done, regions.length);
+        if (partial && (done >= coarse.length || b === batches.length - 1)) options.onPartial?.(partial.map(done < regions.length), done, regions.length);
         await yieldToEventLoop();
       }
     } finally {
@@ -243,7 +243,11 @@ export function forEachRun(region: Region, w: number, c: number, run: (start: nu
   }
 }
 
-/** Σ diff · mask and the count of regions per element; `map()` is their ratio (0 where nothing covers). */
+/**
+ * Σ diff · mask and the count of regions per element; `map()` is their ratio. Elements no region covers yet are 0 in
+ * the final map (as Captum's); in a map reported before the last batch they take the nearest covered value (along
+ * the row, then along the column), so a coarse preview shows no empty bands between its windows.
+ */
 class PartialMap {
   private readonly sums: Float64Array;
   private readonly counts: Uint32Array;
@@ -266,13 +270,39 @@ class PartialMap {
     });
   }
 
-  map(): Float32Array {
+  map(fillGaps = false): Float32Array {
     const out = new Float32Array(this.sums.length);
     const imageSize = this.counts.length;
     for (let i = 0; i < out.length; i++) {
       const count = this.counts[i % imageSize];
       out[i] = count === 0 ? 0 : this.sums[i] / count;
     }
+    if (fillGaps) this.fillGaps(out);
     return out;
+  }
+
+  private fillGaps(out: Float32Array): void {
+    const [n, h, w, c] = this.shape;
+    const filled = Uint8Array.from(this.counts, (count) => (count > 0 ? 1 : 0));
+    if (filled.every((f) => f === 1) || filled.every((f) => f === 0)) return;
+    // Along each line (`length` elements `step` apart from `start`): uncovered elements copy the nearest filled one.
+    const fillLine = (start: number, step: number, length: number, marks: Uint8Array) => {
+      let previous = -1;
+      for (let k = 0; k <= length; k++) {
+        if (k < length && !filled[start + k * step]) continue;
+        for (let g = previous + 1; g < k; g++) {
+          const from = previous < 0 ? k : k === length ? previous : g - previous <= k - g ? previous : k;
+          if (from >= length || from < 0) continue;
+          for (let image = 0; image < n; image++) out[image * filled.length + start + g * step] = out[image * filled.length + start + from * step];
+          marks[start + g * step] = 1;
+        }
+        previous = k;
+      }
+    };
+    const rowMarks = new Uint8Array(filled.length);
+    for (let y = 0; y < h; y++) for (let ch = 0; ch < c; ch++) fillLine(y * w * c + ch, c, w, rowMarks);
+    rowMarks.forEach((m, i) => (filled[i] ||= m));
+    const columnMarks = new Uint8Array(filled.length);
+    for (let x = 0; x < w; x++) for (let ch = 0; ch < c; ch++) fillLine(x * c + ch, w * c, h, columnMarks);
   }
 }
