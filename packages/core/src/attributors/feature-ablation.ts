@@ -273,9 +273,11 @@ class PartialMap {
   map(fillGaps = false): Float32Array {
     const out = new Float32Array(this.sums.length);
     const imageSize = this.counts.length;
-    for (let i = 0; i < out.length; i++) {
-      const count = this.counts[i % imageSize];
-      out[i] = count === 0 ? 0 : this.sums[i] / count;
+    for (let base = 0; base < out.length; base += imageSize) {
+      for (let i = 0; i < imageSize; i++) {
+        const count = this.counts[i];
+        out[base + i] = count === 0 ? 0 : this.sums[base + i] / count;
+      }
     }
     if (fillGaps) this.fillGaps(out);
     return out;
@@ -283,8 +285,10 @@ class PartialMap {
 
   private fillGaps(out: Float32Array): void {
     const [n, h, w, c] = this.shape;
-    const filled = Uint8Array.from(this.counts, (count) => (count > 0 ? 1 : 0));
-    if (filled.every((f) => f === 1) || filled.every((f) => f === 0)) return;
+    const filled = new Uint8Array(this.counts.length);
+    let covered = 0;
+    for (let i = 0; i < filled.length; i++) if (this.counts[i] > 0) (filled[i] = 1), covered++;
+    if (covered === 0 || covered === filled.length) return;
     // Along each line (`length` elements `step` apart from `start`): uncovered elements copy the nearest filled one.
     const fillLine = (start: number, step: number, length: number, marks: Uint8Array) => {
       let previous = -1;
