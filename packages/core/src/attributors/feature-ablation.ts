@@ -103,12 +103,18 @@ export abstract class AblationAttributor<Options extends AblationOptions> implem
     throwIfAborted(options.signal);
 
     const inputData = (await input.data()) as Float32Array;
-    let initialTarget: Float32Array;
+    let initialTarget: Float32Array | Promise<Float32Array>;
     let targets: number[];
     if (options.scorer?.predictInput) {
-      const { scores, classes } = await options.scorer.predictInput(inputData, shape);
-      targets = resolveTargets(options.target, shape[0], classes);
-      initialTarget = Float32Array.from(targets, (target, n) => scores[n * classes + target]);
+      // An engine of its own scores f(x) while its first batch runs (the first map comes sooner); the targets'
+      // range is checked once the class count is known, before any score is used.
+      const { target } = options;
+      targets = resolveTargets(target, shape[0], Number.POSITIVE_INFINITY);
+      initialTarget = options.scorer.predictInput(inputData, shape).then(({ scores, classes }) => {
+        resolveTargets(target, shape[0], classes);
+        return Float32Array.from(targets, (t, n) => scores[n * classes + t]);
+      });
+      initialTarget.catch(() => {}); // awaited below; a failure while the scorer starts is that call's to report
     } else {
       const initial = predictScores(this.model, input);
       try {
@@ -137,10 +143,13 @@ export abstract class AblationAttributor<Options extends AblationOptions> implem
       let done = 0;
       for (const [b, indices] of batches.entries()) {
         throwIfAborted(options.signal);
-        const scores = await scorer.scoreRegions(indices.map((i) => regions[i]));
+        const scoring = scorer.scoreRegions(indices.map((i) => regions[i]));
+        scoring.catch(() => {}); // f(x)'s failure (e.g. a target out of range) is the one to report
+        const fx = await initialTarget;
+        const scores = await scoring;
         indices.forEach((region, j) => {
           for (let n = 0; n < shape[0]; n++) {
-            diffs[region * shape[0] + n] = initialTarget[n] - scores[j * shape[0] + n];
+            diffs[region * shape[0] + n] = fx[n] - scores[j * shape[0] + n];
           }
           partial?.add(regions[region], diffs.subarray(region * shape[0], (region + 1) * shape[0]));
         });
