@@ -2,13 +2,12 @@
 // engine: the same numbers as one thread (bit for bit on TF.js workers, within 1e-4 of the maximum natively), no
 // tensors left behind, abort at once with the workers still usable. Workers run the built dist (global-setup.ts).
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { AblationCam, deletion, forwardEngineOf, setForwardEngine, infidelity, insertion, preprocess, ScoreCam, type CurveOptions } from '@easy-explain/core/internal';
 import { loadImage, loadModel, setupBackend, type LoadedModel } from '@easy-explain/backend-node';
 import { runCli } from '../src/run-cli.js';
-import { AUTO_WORKERS, image, MOBILENET, removeDir, SHARED, tempDir } from './helpers.js';
+import { AUTO_WORKERS, image, MOBILENET, removeDir, SHARED, tempDir, captureStream } from './helpers.js';
 
 const TINY = join(SHARED, 'models', 'onnx', 'tiny_cnn.onnx');
 const LAYER = 'conv_pw_1_relu'; // 48 channels at 112×112: 48 masked or ablated copies per map
@@ -219,16 +218,7 @@ describe('forward-only methods on the native engine (tiny_cnn.onnx)', () => {
 });
 
 describe('score_cam and deletion/insertion in the CLI', () => {
-  const capture = () => {
-    let text = '';
-    const stream = new Writable({
-      write(chunk, _encoding, done) {
-        text += chunk.toString();
-        done();
-      },
-    });
-    return { stream, text: () => text };
-  };
+  const capture = captureStream;
 
   it("run on the workers by default ('auto'), with the numbers of one thread", async () => {
     const dir = tempDir('ee-forward-');

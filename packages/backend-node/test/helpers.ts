@@ -1,5 +1,6 @@
 // Shared test helpers: fixture paths, a local HTTP server, a tiny generated model, and running the CLI as a user would.
 import { spawn } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -188,3 +189,15 @@ export function runCli(
 
 /** The non-empty lines of a text. */
 export const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
+
+/** A writable stream that keeps what is written to it (a CLI's stdout or stderr in tests). */
+export function captureStream(): { stream: Writable; text: () => string } {
+  let text = '';
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
+  return { stream, text: () => text };
+}

@@ -3,14 +3,13 @@
 import { spawn } from 'node:child_process';
 import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { asModel, Occlusion, preprocess, type OcclusionOptions } from '@easy-explain/core/internal';
 import { loadImage, loadModel, setupBackend, type LoadedModel } from '@easy-explain/backend-node';
 import { workerPoolOf } from '../src/model.js';
 import { HELP, runCli } from '../src/run-cli.js';
-import { image, MOBILENET, PACKAGE, removeDir, serveFolder, SHARED, tempDir } from './helpers.js';
+import { image, MOBILENET, PACKAGE, removeDir, serveFolder, SHARED, tempDir, captureStream } from './helpers.js';
 
 const REFERENCE = join(SHARED, 'reference');
 const readJson = (name: string) => JSON.parse(readFileSync(join(REFERENCE, name), 'utf8'));
@@ -236,16 +235,7 @@ describe('occlusion workers on MobileNet', () => {
 });
 
 describe('--workers in the CLI', () => {
-  const capture = () => {
-    let text = '';
-    const stream = new Writable({
-      write(chunk, _encoding, done) {
-        text += chunk.toString();
-        done();
-      },
-    });
-    return { stream, text: () => text };
-  };
+  const capture = captureStream;
 
   it('records the workers used in explanation.json, and refuses bad counts', async () => {
     const dir = tempDir('ee-workers-');

@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ExplainError } from '../errors.js';
 import { predictScores, type Model } from '../model.js';
+import { pickScores } from './cam/cam-base.js';
 
 export type Shape4 = [number, number, number, number];
 
@@ -43,19 +44,13 @@ export async function answerForward(model: Model, request: ForwardRequest): Prom
     const raw = request.type === 'forward' ? predictScores(model, tf.tensor4d(request.images, request.shape)) : scoresFromLayer(model, request);
     return request.softmax ? (tf.softmax(raw) as tf.Tensor2D) : raw;
   });
-  let values: Float32Array;
-  try {
-    values = (await scores.data()) as Float32Array;
-  } finally {
-    scores.dispose();
-  }
   const classes = scores.shape[1];
-  return Float32Array.from(request.targets, (t, row) => {
-    if (!(Number.isInteger(t) && t >= 0 && t < classes)) {
-      throw new ExplainError('invalid_target', `Target ${t} is out of range for the model's ${classes} classes.`);
-    }
-    return values[row * classes + t];
-  });
+  const invalid = request.targets.find((t) => !(Number.isInteger(t) && t >= 0 && t < classes));
+  if (invalid !== undefined) {
+    scores.dispose();
+    throw new ExplainError('invalid_target', `Target ${invalid} is out of range for the model's ${classes} classes.`);
+  }
+  return pickScores(scores, request.targets);
 }
 
 /**
