@@ -150,7 +150,7 @@ describe('forward-only methods on the native engine (tiny_cnn.onnx)', () => {
   let map: tf.Tensor4D;
   beforeAll(async () => {
     native = await loadModel(TINY, { preset: 'unit', engine: 'native', onWarning: (m) => warnings.push(m) });
-    tfjs = await loadModel(TINY, { preset: 'unit' });
+    tfjs = await loadModel(TINY, { preset: 'unit', engine: 'tfjs' });
     x = tf.tidy(() => tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 11) as tf.Tensor4D);
     map = tf.tidy(() => tf.randomUniform([1, 32, 32, 1], 0, 1, 'float32', 12) as tf.Tensor4D);
   });
