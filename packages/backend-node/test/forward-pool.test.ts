@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AblationCam, deletion, forwardEngineOf, setForwardEngine, infidelity, insertion, preprocess, ScoreCam, type CurveOptions } from '@easy-explain/core/internal';
 import { loadImage, loadModel, setupBackend, type LoadedModel } from '@easy-explain/backend-node';
 import { runCli } from '../src/run-cli.js';
-import { AUTO_WORKERS, image, MOBILENET, removeDir, SHARED, tempDir, captureStream } from './helpers.js';
+import { AUTO_WORKERS, image, MOBILENET, removeDir, SHARED, tempDir, captureStream, relativeError } from './helpers.js';
 
 const TINY = join(SHARED, 'models', 'onnx', 'tiny_cnn.onnx');
 const LAYER = 'conv_pw_1_relu'; // 48 channels at 112×112: 48 masked or ablated copies per map
@@ -25,17 +25,6 @@ async function camMaps(Method: Cam, model: LoadedModel, x: tf.Tensor4D, options:
 }
 
 /** max |a − b| / max |b|. */
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let worst = 0;
-  let max = 0;
-  for (let i = 0; i < b.length; i++) {
-    worst = Math.max(worst, Math.abs(a[i] - b[i]));
-    max = Math.max(max, Math.abs(b[i]));
-  }
-  expect(max).toBeGreaterThan(0);
-  return worst / max;
-}
-
 beforeAll(async () => {
   await setupBackend('wasm');
 });

@@ -201,3 +201,15 @@ export function captureStream(): { stream: Writable; text: () => string } {
   });
   return { stream, text: () => text };
 }
+
+/** The largest |a − b| as a fraction of the largest |b| (which must not be 0: an all-zero reference proves nothing). */
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let worst = 0;
+  let max = 0;
+  for (let i = 0; i < b.length; i++) {
+    worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    max = Math.max(max, Math.abs(b[i]));
+  }
+  if (max === 0) throw new Error('relativeError: the reference is all zeros');
+  return worst / max;
+}
