@@ -273,10 +273,7 @@ export const METHODS: { readonly [K in TableMethodName]: MethodEntry<MethodOptio
     listed: true,
     resolve(options, inputShape) {
       const { window, strides } = occlusionWindows(options, inputShape);
-      const workers = options.workers ?? 'auto';
-      if (workers !== 'auto' && !(Number.isInteger(workers) && workers >= 1)) {
-        throw new ExplainError('invalid_option', `workers must be a positive integer or 'auto'; got ${String(workers)}.`);
-      }
+      const workers = checkWorkers(options.workers ?? 'auto');
       return {
         slidingWindowShapes: window,
         strides,

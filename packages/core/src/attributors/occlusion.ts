@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { ExplainError } from '../errors.js';
+import { checkWorkers } from './forward-workers.js';
 import { incrementalScorer } from '../incremental/index.js';
 import type { Model } from '../model.js';
 import { checkImageBatch, positiveInteger } from './attributor.js';
@@ -86,10 +87,7 @@ export class Occlusion extends AblationAttributor<OcclusionOptions> {
         throw new ExplainError('invalid_option', `incremental.approximate.tau must be in (0, 1]; got ${tau}.`);
       }
     }
-    const workers = options.workers ?? 1;
-    if (workers !== 'auto' && !(Number.isInteger(workers) && workers >= 1)) {
-      throw new ExplainError('invalid_option', `workers must be a positive integer or 'auto'; got ${String(workers)}.`);
-    }
+    const workers = checkWorkers(options.workers);
     if (options.scorer) return super.attribute(input, options);
     // A network the backend runs natively (its own threads) scores faster than TF.js in any number of workers.
     const engine = occlusionEngineOf(this.model)?.({ workers, incremental, onWarning: options.onWarning, signal: options.signal });
