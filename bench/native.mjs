@@ -97,11 +97,12 @@ for (const m of models) {
   const workers = Math.min(cores, 4);
   const pool = `${workers} worker${workers > 1 ? 's' : ''}`;
   const configs = [
-    { label: `default: ${pool}, full forwards, runs of ${NATIVE_BATCH}`, options: {} },
-    { label: `${pool}, full forwards, runs of ${BATCH}`, options: { batch: BATCH } },
-    { label: `${pool}, incremental`, options: { incremental: true } },
+    { label: `default: ${pool}, incremental (crops in one graph per batch)`, options: {} },
+    { label: `${pool}, full forwards, runs of ${NATIVE_BATCH}`, options: { incremental: false } },
+    { label: `${pool}, full forwards, runs of ${BATCH}`, options: { incremental: false, batch: BATCH } },
     { label: `${pool}, incremental 'auto' (timed trial in the run)`, options: { incremental: 'auto' } },
-    { label: `1 session × ${cores} threads, full forwards, runs of ${NATIVE_BATCH}`, options: { workers: 1, threads: cores } },
+    { label: `1 session × ${cores} threads, incremental`, options: { workers: 1, threads: cores } },
+    { label: `1 session × 1 thread, incremental`, options: { workers: 1, threads: 1 } },
   ];
   for (const { label, options } of configs) {
     const engine = await OnnxEngine.create(onnx, options);

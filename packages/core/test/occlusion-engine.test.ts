@@ -78,4 +78,37 @@ describe('Occlusion with a model engine', () => {
     expect(calls.regions).toBe(4);
     tf.dispose([declined, tfjs, x]);
   });
+
+  it('takes f(x) from a scorer that brings it (scoresInput), and runs predictInput only for one that does not', async () => {
+    await useBackend('cpu');
+    const x = tf.tensor4d(Array.from({ length: 4 * 4 * 2 }, (_, i) => (i % 5) / 5), [1, 4, 4, 2]);
+    const options = { target: 1, slidingWindowShapes: [2, 2, 2] as [number, number, number], strides: 2 };
+    const reference = await new Occlusion(toy()).attribute(x, options);
+    const expected = Array.from(reference.dataSync());
+    const before = tf.memory().numTensors;
+    const sum = Array.from(x.dataSync()).reduce((a, b) => a + b, 0);
+    for (const brings of [true, false]) {
+      const calls = { predictInput: 0, regions: 0 };
+      const engine = arrayEngine(calls);
+      const factory = Object.assign(
+        async (context: Parameters<AblationScorerFactory>[0]) => {
+          const scorer = await engine(context);
+          return brings ? { ...scorer, inputScores: { scores: Float32Array.of(sum, 2 * sum), classes: 2 } } : scorer;
+        },
+        { predictInput: engine.predictInput, scoresInput: true },
+      );
+      const map = await new Occlusion(toy()).attribute(x, { ...options, scorer: factory });
+      expect(maxError(map.dataSync(), expected)).toBeLessThan(1e-5);
+      expect(calls).toEqual({ predictInput: brings ? 0 : 1, regions: 4 });
+      map.dispose();
+    }
+    // The class count comes with the scores: a target beyond it is still refused.
+    const brought = Object.assign(
+      async (context: Parameters<AblationScorerFactory>[0]) => ({ ...(await arrayEngine({ predictInput: 0, regions: 0 })(context)), inputScores: { scores: Float32Array.of(1, 2), classes: 2 } }),
+      { predictInput: async () => ({ scores: Float32Array.of(1, 2), classes: 2 }), scoresInput: true },
+    );
+    await expect(new Occlusion(toy()).attribute(x, { ...options, target: 2, scorer: brought })).rejects.toMatchObject({ code: 'invalid_target' });
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([reference, x]);
+  });
 });

@@ -9,6 +9,7 @@ import {
   type AbortSignalLike,
   type AblationContext, type AblationScorer, type AblationScorerFactory, type Region } from '@easy-explain/core/internal';
 import { nchwAblationScorer, predictNHWC, toNCHW, type PredictNCHW } from '@easy-explain/runtime';
+import { FusedIncremental } from './onnx-fused.js';
 import { IncrementalOnnx } from './onnx-incremental.js';
 import { NativeWorkerPool } from './onnx-pool.js';
 import { readOnnx } from './onnx-proto.js';
@@ -23,14 +24,16 @@ export interface OnnxEngineOptions {
   /** onnxruntime's intra-op threads per session; default: the cores divided among the workers (at least 1). */
   threads?: number;
   /**
-   * Exact incremental inference: the network is cut into per-layer (per-block) ONNX models and an ablated copy
-   * recomputes only the crops its window reaches, until the crops cover most of a layer; the rest of the network
-   * then runs whole. Default false: on onnxruntime, full forward passes were faster on every network measured
-   * (easy-explain's job on 2 cores: MobileNet v1 0.75 2.9 against 5.0 s, ResNet-50 11.6 against 21 s; moving the crops
-   * through JavaScript costs more than the skipped multiply-adds save). 'auto' times both exact scorers on a run's
-   * first batches and keeps the faster for the engine: worth it for an engine that serves many runs, as its first
-   * run pays for building the pieces' sessions (0.6 s MobileNet, 1.2 s ResNet-50) and the slower trials. true always
-   * cuts. A network that cannot be cut runs full forward passes (with true or 'auto', `onWarning` says why).
+   * Exact incremental inference (default true): the network is cut where one tensor carries everything forward, and
+   * each batch of windows runs as one onnxruntime graph that recomputes only the crops the windows reach, cut and
+   * pasted by Gathers inside the graph (onnx-fused.ts), until the crops cover most of a layer; the rest of the
+   * network then runs whole. Batches where the crops would skip under FUSED_MIN_SAVING of the multiply-adds (a large
+   * window; ResNet-50, whose crops stop at its max pool) run full forward passes. easy-explain's job on 2 cores:
+   * MobileNet v1 0.75 1.3 s against 2.8 s on full forward passes (see the package README). A batch input of several
+   * images runs the per-piece scorer (one onnxruntime call per piece, crops moved through JavaScript: slower than
+   * full forward passes on the networks measured). false always runs full forward passes; 'auto' times both exact
+   * scorers on a run's first batches and keeps the faster for the engine. A network that cannot be cut runs full
+   * forward passes (`onWarning` says why).
    */
   incremental?: boolean | 'auto';
   /**
@@ -60,18 +63,30 @@ export class OnnxEngine {
     /** How the default scorer uses the pieces: always, never, or timed ('auto'). */
     readonly mode: boolean | 'auto',
   ) {
+    const fused = incremental && new FusedIncremental(runtime, incremental.graph, incremental.options, incremental);
+    this.fused = fused;
     this.incrementalScorer = incremental
       ? Object.assign(
-          (context: AblationContext) => incremental.scorer(context, toNCHW(context.inputData, context.shape), toNCHW(context.baseline, context.shape)),
+          async (context: AblationContext) => {
+            // One onnxruntime run per batch where the crops can be cut inside the graph; per-piece runs otherwise.
+            const full = () => this.fullForwardScorer(context) as AblationScorer;
+            const scorer = await fused!.scorer(context, context.inputData, context.baseline, full);
+            return scorer ?? incremental.scorer(context, toNCHW(context.inputData, context.shape), toNCHW(context.baseline, context.shape));
+          },
           {
             predictInput: async (input: Float32Array, [n, h, w, c]: [number, number, number, number]) => {
-              const { scores } = await incremental.forward({ data: toNCHW(input, [n, h, w, c]), dims: [n, c, h, w] });
-              return { scores: scores.data, classes: scores.dims[1] };
+              const { scores } =
+                n === 1 ? await fused!.forward(input, [n, h, w, c]) : await incremental.forward({ data: toNCHW(input, [n, h, w, c]), dims: [n, c, h, w] });
+              return { scores: scores.data as Float32Array, classes: scores.dims[1] };
             },
+            scoresInput: true,
           },
         )
       : undefined;
   }
+
+  /** The incremental scorer that cuts crops inside one onnxruntime graph (onnx-fused.ts). */
+  private readonly fused: FusedIncremental | undefined;
 
   /**
    * Loads `onnx` (the model file's bytes; input `[N,C,H,W]`, output `[N,classes]`). Resolves to undefined when
@@ -106,7 +121,7 @@ export class OnnxEngine {
       await session.release();
       throw new ExplainError('invalid_model', `The ONNX model has ${session.inputNames.length} inputs; it must take one image batch [N,C,H,W].`);
     }
-    const mode = options.incremental ?? false;
+    const mode = options.incremental ?? true;
     if (mode !== true && mode !== false && mode !== 'auto') {
       throw new ExplainError('invalid_option', `incremental must be true, false or 'auto'; got ${String(mode)}.`);
     }
@@ -115,7 +130,8 @@ export class OnnxEngine {
       const graph = readOnnx(onnx);
       const reason = IncrementalOnnx.check(graph);
       if (!reason) incremental = new IncrementalOnnx(runtime, graph, sessionOptions);
-      else options.onWarning?.(`Incremental inference is off for this ONNX model: ${reason}; occlusion runs full forward passes.`);
+      // Told when asked for; by default a network that cannot be cut simply runs full forward passes.
+      else if (options.incremental !== undefined) options.onWarning?.(`Incremental inference is off for this ONNX model: ${reason}; occlusion runs full forward passes.`);
     }
     const chosen = incremental ? mode : false;
     const pool = workers > 1 ? new NativeWorkerPool({ onnx, threads, incremental: chosen, batch }) : undefined;
@@ -205,6 +221,8 @@ export class OnnxEngine {
     const size = local === this.fullForwardScorer ? (perEval: number) => Math.min(this.batch, slice(perEval)) : slice;
     return Object.assign((context: AblationContext) => pooled({ ...context, perturbationsPerEval: size(context.perturbationsPerEval) }), {
       predictInput: local.predictInput,
+      // The incremental scorer's start-up runs the whole network once: its f(x) comes back with the workers' start.
+      scoresInput: local === this.incrementalScorer,
     });
   }
 
@@ -223,7 +241,7 @@ export class OnnxEngine {
   /** Frees the native session; models it was attached to go back to TF.js. */
   async dispose(model?: object): Promise<void> {
     if (model) setOcclusionEngine(model, undefined);
-    await Promise.all([this.session.release(), this.incremental?.release(), this.pool?.close()]);
+    await Promise.all([this.session.release(), this.incremental?.release(), this.fused?.release(), this.pool?.close()]);
   }
 }
 

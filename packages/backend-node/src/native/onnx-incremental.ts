@@ -186,8 +186,15 @@ interface Patch {
   data: Float32Array;
 }
 
+/** The plan at one input size and the shape-derived tensors it was made with. */
+export interface PlanAt {
+  plan: Plan;
+  /** Evaluated shape-derived tensors, given to sub-models as initializers. */
+  values: Map<string, Uint8Array>;
+}
+
 /** One input size's pieces as onnxruntime sessions. */
-interface Built {
+export interface Built {
   plan: Plan;
   pieces: OrtSession[];
   tail: OrtSession;
@@ -212,14 +219,28 @@ export class IncrementalOnnx {
 
   constructor(
     private readonly runtime: OnnxRuntime,
-    private readonly graph: OnnxGraph,
-    private readonly options: OrtSessionOptions,
+    readonly graph: OnnxGraph,
+    readonly options: OrtSessionOptions,
   ) {}
 
   /** The plan for `graph` (no sizes yet), or why it cannot be cut. */
   static check(graph: OnnxGraph): string | undefined {
     const plan = planPieces(graph);
     return 'reason' in plan ? plan.reason : undefined;
+  }
+
+  private readonly plans = new Map<string, Promise<PlanAt>>();
+
+  /** The plan at one input size, with the shape-derived tensors evaluated (no piece sessions are made). */
+  planAt([, c, h, w]: readonly number[]): Promise<PlanAt> {
+    const key = `${c}x${h}x${w}`;
+    let plan = this.plans.get(key);
+    if (!plan) {
+      plan = this.evaluatePlan(c, h, w);
+      this.plans.set(key, plan);
+      plan.catch(() => this.plans.delete(key));
+    }
+    return plan;
   }
 
   private built([, c, h, w]: readonly number[]): Promise<Built> {
@@ -233,7 +254,7 @@ export class IncrementalOnnx {
     return built;
   }
 
-  private async build(c: number, h: number, w: number): Promise<Built> {
+  private async evaluatePlan(c: number, h: number, w: number): Promise<PlanAt> {
     const { runtime, graph, options } = this;
     const sketch = planPieces(graph);
     if ('reason' in sketch) throw new ExplainError('invalid_model', sketch.reason);
@@ -253,6 +274,12 @@ export class IncrementalOnnx {
     }
     const plan = planPieces(graph, values);
     if ('reason' in plan) throw new ExplainError('invalid_model', plan.reason);
+    return { plan, values };
+  }
+
+  private async build(c: number, h: number, w: number): Promise<Built> {
+    const { runtime, graph, options } = this;
+    const { plan, values } = await this.planAt([1, c, h, w]);
     const sessions: OrtSession[] = [];
     try {
       for (const piece of plan.pieces) sessions.push(await runtime.InferenceSession.create(subModel(graph, piece.nodes, piece.input, [piece.output], values), options));
@@ -427,11 +454,11 @@ export class IncrementalOnnx {
 }
 
 /** The outputs [o0, o1) whose field meets input rows [y0, y1), within an output of `size`. */
-function reach(y0: number, y1: number, g: Axis, size: number): [number, number] {
+export function reach(y0: number, y1: number, g: Axis, size: number): [number, number] {
   return [Math.max(0, Math.ceil((y0 + g.p - g.k + 1) / g.s)), Math.min(size, Math.floor((y1 - 1 + g.p) / g.s) + 1)];
 }
 /** The input rows [c0, c1) to run for outputs [o0, o1): their fields, started on the stride grid, within the input. */
-function cropOf(o0: number, o1: number, g: Axis, size: number): [number, number] {
+export function cropOf(o0: number, o1: number, g: Axis, size: number): [number, number] {
   return [Math.floor(Math.max(0, o0 * g.s - g.p) / g.s) * g.s, Math.min(size, (o1 - 1) * g.s - g.p + g.k)];
 }
 

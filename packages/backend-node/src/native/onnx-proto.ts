@@ -124,6 +124,23 @@ export function readTensor(raw: Uint8Array): OnnxTensor {
   };
 }
 
+function readOnnxNode(raw: Uint8Array): OnnxNode {
+  const list = fields(raw);
+  const attributes = new Map<string, OnnxAttribute>();
+  for (const a of bytesOf(list, 5)) {
+    const f = fields(a);
+    const float = all(f, 2)[0];
+    attributes.set(text(all(f, 1)[0]), {
+      i: all(f, 3).length ? Number(all(f, 3)[0]) : undefined,
+      f: typeof float === 'number' ? float : undefined,
+      s: all(f, 4).length ? text(all(f, 4)[0]) : undefined,
+      ints: ints(f, 8),
+      t: bytesOf(f, 5)[0],
+    });
+  }
+  return { raw, op: text(all(list, 4)[0]), inputs: bytesOf(list, 1).map(text), outputs: bytesOf(list, 2).map(text), attributes };
+}
+
 /** The graph of ONNX model bytes: its nodes in order, initializers, opsets, one input and one output. */
 export function readOnnx(bytes: Uint8Array): OnnxGraph {
   try {
@@ -131,22 +148,7 @@ export function readOnnx(bytes: Uint8Array): OnnxGraph {
     const graph = fields(bytesOf(model, 7)[0] ?? new Uint8Array());
     const initializers = new Map<string, Uint8Array>();
     for (const raw of bytesOf(graph, 5)) initializers.set(text(all(fields(raw), 8)[0]), raw);
-    const nodes = bytesOf(graph, 1).map((raw): OnnxNode => {
-      const list = fields(raw);
-      const attributes = new Map<string, OnnxAttribute>();
-      for (const a of bytesOf(list, 5)) {
-        const f = fields(a);
-        const float = all(f, 2)[0];
-        attributes.set(text(all(f, 1)[0]), {
-          i: all(f, 3).length ? Number(all(f, 3)[0]) : undefined,
-          f: typeof float === 'number' ? float : undefined,
-          s: all(f, 4).length ? text(all(f, 4)[0]) : undefined,
-          ints: ints(f, 8),
-          t: bytesOf(f, 5)[0],
-        });
-      }
-      return { raw, op: text(all(list, 4)[0]), inputs: bytesOf(list, 1).map(text), outputs: bytesOf(list, 2).map(text), attributes };
-    });
+    const nodes = bytesOf(graph, 1).map(readOnnxNode);
     const name = (raw: Uint8Array) => text(all(fields(raw), 1)[0]);
     const inputs = bytesOf(graph, 11).map(name).filter((n) => !initializers.has(n));
     const outputs = bytesOf(graph, 12).map(name);
@@ -181,10 +183,10 @@ function concat(parts: Uint8Array[]): Uint8Array {
 const intField = (no: number, value: number) => Uint8Array.from([...varintBytes(no << 3), ...varintBytes(value)]);
 const bytesField = (no: number, data: Uint8Array) => concat([Uint8Array.from([...varintBytes((no << 3) | 2), ...varintBytes(data.length)]), data]);
 const textField = (no: number, value: string) => bytesField(no, new TextEncoder().encode(value));
-/** A float tensor's ValueInfoProto; dims are numbers or symbolic names. */
-function valueInfo(no: number, name: string, dims?: Array<number | string>): Uint8Array {
+/** A tensor's ValueInfoProto (`type` a TensorProto data type, float by default); dims are numbers or symbolic names. */
+function valueInfo(no: number, name: string, dims?: Array<number | string>, type = 1): Uint8Array {
   const shape = dims ? [bytesField(2, concat(dims.map((d) => bytesField(1, typeof d === 'number' ? intField(1, d) : textField(2, d)))))] : [];
-  const tensorType = bytesField(1, concat([intField(1, 1), ...shape]));
+  const tensorType = bytesField(1, concat([intField(1, type), ...shape]));
   return bytesField(no, concat([textField(1, name), bytesField(2, tensorType)]));
 }
 
@@ -193,16 +195,56 @@ function valueInfo(no: number, name: string, dims?: Array<number | string>): Uin
  * any sizes) to `outputs` (types left to onnxruntime's inference).
  */
 export function subModel(graph: OnnxGraph, nodes: OnnxNode[], input: string, outputs: string[], extra = new Map<string, Uint8Array>()): Uint8Array {
+  return graphModel(graph, nodes, [{ name: input, dims: ['n', 'c', 'h', 'w'] }], outputs, extra);
+}
+
+/** A graph input of a written model: float32 unless `type` says otherwise. */
+export interface GraphInput {
+  name: string;
+  dims: Array<number | string>;
+  type?: 'float32' | 'int32' | 'int64';
+}
+
+/** A model of `nodes` with several typed inputs (see `subModel`), under the opsets of `graph`. */
+export function graphModel(graph: OnnxGraph, nodes: OnnxNode[], inputs: GraphInput[], outputs: string[], extra = new Map<string, Uint8Array>()): Uint8Array {
   const used = new Set(nodes.flatMap((n) => n.inputs));
   const initializers = [...used].map((name) => graph.initializers.get(name) ?? extra.get(name)).filter((raw): raw is Uint8Array => !!raw);
   const body = concat([
     ...nodes.map((n) => bytesField(1, n.raw)),
     textField(2, 'piece'),
     ...initializers.map((raw) => bytesField(5, raw)),
-    valueInfo(11, input, ['n', 'c', 'h', 'w']),
+    ...inputs.map((i) => valueInfo(11, i.name, i.dims, TENSOR_TYPES[i.type ?? 'float32'])),
     ...outputs.map((o) => bytesField(12, textField(1, o))),
   ]);
   return concat([intField(1, graph.irVersion), textField(2, 'easy-explain'), bytesField(7, body), ...graph.opsets.map((o) => bytesField(8, o))]);
+}
+
+/** A new node of the default domain; attributes are ints or int lists. */
+export function nodeProto(op: string, inputs: string[], outputs: string[], attributes: Record<string, number | number[]> = {}): OnnxNode {
+  const attributeBytes = Object.entries(attributes).map(([name, value]) =>
+    bytesField(
+      5,
+      Array.isArray(value)
+        ? concat([textField(1, name), intField(20, 7), ...value.map((v) => intField(8, v))])
+        : concat([textField(1, name), intField(20, 2), intField(3, value)]),
+    ),
+  );
+  const raw = concat([...inputs.map((i) => textField(1, i)), ...outputs.map((o) => textField(2, o)), textField(4, op), ...attributeBytes]);
+  return readOnnxNode(raw);
+}
+
+/** `node` reading and writing the tensors `rename` maps to new names (every other field kept as it is). */
+export function renamedNode(node: OnnxNode, rename: Map<string, string>): OnnxNode {
+  // Every NodeProto field is length-delimited, so the node is its fields written back in order.
+  const raw = concat(
+    fields(node.raw).map(({ no, value }) => {
+      const bytes = value as Uint8Array;
+      if (no !== 1 && no !== 2) return bytesField(no, bytes);
+      const name = text(bytes);
+      return textField(no, rename.get(name) ?? name);
+    }),
+  );
+  return readOnnxNode(raw);
 }
 
 const TENSOR_TYPES: Record<string, number> = { float32: 1, int32: 6, int64: 7, bool: 9, float64: 11 };

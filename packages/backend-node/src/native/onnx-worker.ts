@@ -38,8 +38,10 @@ async function main(): Promise<void> {
       case 'start': {
         // The native scorer reads only the arrays; the model and tensor fields of the context are not used.
         const context = { ...request, model: undefined, input: undefined } as unknown as AblationContext;
-        jobs.set(request.job, await (request.incremental === false ? engine.fullForwardScorer : scorerOf)(context));
-        return {};
+        const scorer = await (request.incremental === false ? engine.fullForwardScorer : scorerOf)(context);
+        jobs.set(request.job, scorer);
+        // f(x), when the scorer computed it while starting: the caller then runs no forward pass of its own.
+        return scorer.inputScores ? { inputScores: scorer.inputScores.scores, classes: scorer.inputScores.classes } : {};
       }
       case 'score': {
         const scorer = jobs.get(request.job);

@@ -39,6 +39,8 @@ export interface AblationContext {
 export interface AblationScorer {
   scoreRegions(regions: Region[]): Promise<Float32Array>;
   dispose(): void | Promise<void>;
+  /** f(x), the unperturbed input's scores [N, classes], when the scorer computed them while it started. */
+  inputScores?: { scores: Float32Array; classes: number };
 }
 export type AblationScorerFactory = ((context: AblationContext) => AblationScorer | Promise<AblationScorer>) & {
   /**
@@ -46,6 +48,11 @@ export type AblationScorerFactory = ((context: AblationContext) => AblationScore
    * (a native runtime): f(x) and f(x ablated) then come from one implementation. `input` is NHWC.
    */
   predictInput?: (input: Float32Array, shape: [number, number, number, number]) => Promise<{ scores: Float32Array; classes: number }>;
+  /**
+   * The scorers it makes usually bring f(x) (`inputScores`): Occlusion then waits for the scorer instead of running
+   * `predictInput` beside it, and calls `predictInput` only for a scorer that came without them.
+   */
+  scoresInput?: boolean;
 };
 
 export interface AblationOptions extends AttributeOptions {
@@ -54,7 +61,7 @@ export interface AblationOptions extends AttributeOptions {
   /** Ablated copies of the input per forward batch; default from `defaultPerturbationsPerEval`. Never changes the result. */
   perturbationsPerEval?: number;
   /**
-   * First evaluate a coarse subset of the regions (Occlusion: at most 1/25) and report its map through `onPartial`, then the
+   * First evaluate a coarse subset of the regions (Occlusion: at most 1/40) and report its map through `onPartial`, then the
    * rest. The final map is identical to a non-progressive run.
    */
   progressive?: boolean;
@@ -103,18 +110,23 @@ export abstract class AblationAttributor<Options extends AblationOptions> implem
     throwIfAborted(options.signal);
 
     const inputData = (await input.data()) as Float32Array;
-    let initialTarget: Float32Array | Promise<Float32Array>;
+    let initialTarget: Float32Array | Promise<Float32Array> | undefined;
     let targets: number[];
-    if (options.scorer?.predictInput) {
-      // An engine of its own scores f(x) while its first batch runs (the first map comes sooner); the targets'
-      // range is checked once the class count is known, before any score is used.
-      const { target } = options;
-      targets = resolveTargets(target, shape[0], Number.POSITIVE_INFINITY);
-      initialTarget = options.scorer.predictInput(inputData, shape).then(({ scores, classes }) => {
-        resolveTargets(target, shape[0], classes);
+    const factory = options.scorer;
+    // An engine of its own scores f(x) (the targets' range is checked once the class count is known, before any
+    // score is used): beside its start-up and first batch, or, where its scorers say they bring f(x) from their own
+    // start-up, from there (no extra forward pass competes with the first batch).
+    const targetScores = (scores: Promise<{ scores: Float32Array; classes: number }>) => {
+      const picked = scores.then(({ scores, classes }) => {
+        resolveTargets(options.target, shape[0], classes);
         return Float32Array.from(targets, (t, n) => scores[n * classes + t]);
       });
-      initialTarget.catch(() => {}); // awaited below; a failure while the scorer starts is that call's to report
+      picked.catch(() => {}); // awaited below; a failure while the scorer starts is that call's to report
+      return picked;
+    };
+    if (factory?.predictInput) {
+      targets = resolveTargets(options.target, shape[0], Number.POSITIVE_INFINITY);
+      if (!factory.scoresInput) initialTarget = targetScores(factory.predictInput(inputData, shape));
     } else {
       const initial = predictScores(this.model, input);
       try {
@@ -138,7 +150,11 @@ export abstract class AblationAttributor<Options extends AblationOptions> implem
     const batches = evaluationBatches(regions.length, coarse, perEval);
     const diffs = new Float64Array(regions.length * shape[0]);
     const partial = options.onPartial ? new PartialMap(shape) : undefined;
-    const scorer = await (options.scorer ?? fullForwardScorer)(context);
+    const scorer = await (factory ?? fullForwardScorer)(context);
+    if (initialTarget === undefined) {
+      const own = scorer.inputScores;
+      initialTarget = targetScores(own ? Promise.resolve(own) : factory!.predictInput!(inputData, shape));
+    }
     try {
       let done = 0;
       for (const [b, indices] of batches.entries()) {
@@ -238,6 +254,22 @@ export function ablatedBatch(
   return tf.tensor4d(data, [regions.length * n, h, w, c]);
 }
 
+/** For each position, the nearest marked position (ties to the smaller); at least one position must be marked. */
+function nearestMarked(marks: Uint8Array): Int32Array {
+  const nearest = new Int32Array(marks.length);
+  let previous = -1;
+  for (let i = 0; i < marks.length; i++) {
+    if (marks[i]) previous = i;
+    nearest[i] = previous;
+  }
+  let next = -1;
+  for (let i = marks.length - 1; i >= 0; i--) {
+    if (marks[i]) next = i;
+    if (next >= 0 && (nearest[i] < 0 || next - i < i - nearest[i])) nearest[i] = next;
+  }
+  return nearest;
+}
+
 /** Calls `run(start, length)` for each contiguous run of a region in an H×W×C image laid out row-major. */
 export function forEachRun(region: Region, w: number, c: number, run: (start: number, length: number) => void): void {
   const [y0, x0, c0] = region.start;
@@ -260,17 +292,25 @@ export function forEachRun(region: Region, w: number, c: number, run: (start: nu
 class PartialMap {
   private readonly sums: Float64Array;
   private readonly counts: Uint32Array;
+  /** Covered elements, and the rows and columns some region has reached. */
+  private covered = 0;
+  private readonly rows: Uint8Array;
+  private readonly columns: Uint8Array;
 
   constructor(private readonly shape: [number, number, number, number]) {
     this.sums = new Float64Array(shape[0] * shape[1] * shape[2] * shape[3]);
     this.counts = new Uint32Array(shape[1] * shape[2] * shape[3]);
+    this.rows = new Uint8Array(shape[1]);
+    this.columns = new Uint8Array(shape[2]);
   }
 
   add(region: Region, diffs: ArrayLike<number>): void {
     const [n, , w, c] = this.shape;
     const imageSize = this.counts.length;
+    this.rows.fill(1, region.start[0], region.end[0]);
+    this.columns.fill(1, region.start[1], region.end[1]);
     forEachRun(region, w, c, (start, length) => {
-      for (let i = start; i < start + length; i++) this.counts[i]++;
+      for (let i = start; i < start + length; i++) if (this.counts[i]++ === 0) this.covered++;
       for (let image = 0; image < n; image++) {
         const base = image * imageSize;
         const d = diffs[image];
@@ -294,28 +334,60 @@ class PartialMap {
 
   private fillGaps(out: Float32Array): void {
     const [n, h, w, c] = this.shape;
-    const filled = new Uint8Array(this.counts.length);
-    let covered = 0;
-    for (let i = 0; i < filled.length; i++) if (this.counts[i] > 0) (filled[i] = 1), covered++;
-    if (covered === 0 || covered === filled.length) return;
-    // Along each line (`length` elements `step` apart from `start`): uncovered elements copy the nearest filled one.
-    const fillLine = (start: number, step: number, length: number, marks: Uint8Array) => {
-      let previous = -1;
-      for (let k = 0; k <= length; k++) {
-        if (k < length && !filled[start + k * step]) continue;
-        for (let g = previous + 1; g < k; g++) {
-          const from = previous < 0 ? k : k === length ? previous : g - previous <= k - g ? previous : k;
-          if (from >= length || from < 0) continue;
-          for (let image = 0; image < n; image++) out[image * filled.length + start + g * step] = out[image * filled.length + start + from * step];
-          marks[start + g * step] = 1;
+    const size = this.counts.length;
+    if (this.covered === 0 || this.covered === size) return;
+    const rowCount = this.rows.reduce((sum, r) => sum + r, 0);
+    const columnCount = this.columns.reduce((sum, r) => sum + r, 0);
+    // A grid of whole-pixel windows (a progressive run's coarse pass) covers exactly its rows × its columns: an
+    // uncovered pixel then takes the pixel at its nearest covered row and column, which is what the line-by-line
+    // fill below gives, at a pixel's cost instead of several passes over every element (it runs once per call,
+    // before the code is optimised: 20–28 ms on a 224×224 map).
+    if (this.covered === rowCount * columnCount * c) {
+      const nearestRow = nearestMarked(this.rows);
+      const nearestColumn = nearestMarked(this.columns);
+      const rowLength = w * c;
+      for (let image = 0; image < n; image++) {
+        const base = image * size;
+        // Covered rows: each uncovered pixel copies its nearest covered column's pixel.
+        for (let y = 0; y < h; y++) {
+          if (!this.rows[y]) continue;
+          const row = base + y * rowLength;
+          for (let x = 0; x < w; x++) {
+            if (!this.columns[x]) out.copyWithin(row + x * c, row + nearestColumn[x] * c, row + nearestColumn[x] * c + c);
+          }
         }
-        previous = k;
+        // Uncovered rows: a copy of the nearest covered row, filled by now.
+        for (let y = 0; y < h; y++) {
+          if (!this.rows[y]) out.copyWithin(base + y * rowLength, base + nearestRow[y] * rowLength, base + (nearestRow[y] + 1) * rowLength);
+        }
       }
+      return;
+    }
+    const filled = new Uint8Array(size);
+    for (let i = 0; i < size; i++) if (this.counts[i] > 0) filled[i] = 1;
+    // Rows first, then columns: along each line (`length` elements `step` apart from `start`) an uncovered element
+    // copies the nearest covered one. Plain loops: this runs on the caller's thread before every preview.
+    const marks = new Uint8Array(size);
+    const fillLines = (lines: number, lineStart: (line: number) => number, step: number, length: number) => {
+      for (let line = 0; line < lines; line++) {
+        const start = lineStart(line);
+        let previous = -1;
+        for (let k = 0; k <= length; k++) {
+          if (k < length && !filled[start + k * step]) continue;
+          if (k - previous > 1 && (previous >= 0 || k < length)) {
+            for (let g = previous + 1; g < k; g++) {
+              const from = previous < 0 ? k : k === length ? previous : g - previous <= k - g ? previous : k;
+              const to = start + g * step;
+              for (let image = 0; image < n; image++) out[image * size + to] = out[image * size + start + from * step];
+              marks[to] = 1;
+            }
+          }
+          previous = k;
+        }
+      }
+      for (let i = 0; i < size; i++) if (marks[i]) filled[i] = 1;
     };
-    const rowMarks = new Uint8Array(filled.length);
-    for (let y = 0; y < h; y++) for (let ch = 0; ch < c; ch++) fillLine(y * w * c + ch, c, w, rowMarks);
-    rowMarks.forEach((m, i) => (filled[i] ||= m));
-    const columnMarks = new Uint8Array(filled.length);
-    for (let x = 0; x < w; x++) for (let ch = 0; ch < c; ch++) fillLine(x * c + ch, w * c, h, columnMarks);
+    fillLines(h * c, (line) => Math.floor(line / c) * w * c + (line % c), c, w);
+    fillLines(w * c, (line) => Math.floor(line / c) * c + (line % c), w * c, h);
   }
 }

@@ -33,6 +33,9 @@ export type OcclusionPoolRequest =
 export interface OcclusionPoolReply {
   scores?: Float32Array;
   warnings?: string[];
+  /** A 'start' reply's f(x) [N, classes], from a worker whose scorer computed it while starting. */
+  inputScores?: Float32Array;
+  classes?: number;
 }
 
 /** One worker as the caller's side sees it: a request in, its reply (or a rejection) out. */
@@ -170,12 +173,16 @@ export function occlusionPoolScorer(
     for (const warning of new Set(started.flatMap((r) => r.warnings ?? []))) options.onWarning?.(warning);
 
     const slice = context.perturbationsPerEval;
+    const [{ inputScores, classes }] = started;
     return {
+      inputScores: inputScores && classes ? { scores: inputScores, classes } : undefined,
       async scoreRegions(regions: Region[]) {
         throwIfAborted(signal);
         const parts: Promise<OcclusionPoolReply>[] = [];
-        for (let i = 0, k = 0; i < regions.length; i += slice, k++) {
-          parts.push(workers[k % workers.length].request({ type: 'score', job, regions: regions.slice(i, i + slice) }));
+        // A call shorter than a slice per worker (a progressive run's coarse pass) is shared out evenly.
+        const size = Math.min(slice, Math.ceil(regions.length / workers.length));
+        for (let i = 0, k = 0; i < regions.length; i += size, k++) {
+          parts.push(workers[k % workers.length].request({ type: 'score', job, regions: regions.slice(i, i + size) }));
         }
         parts.forEach((p) => p.catch(() => {}));
         const replies = await abortable(Promise.all(parts), signal);

@@ -1,0 +1,527 @@
+// Incremental inference in one onnxruntime run per batch. The per-piece scorer (onnx-incremental.ts) moves every
+// crop through JavaScript and calls onnxruntime once per piece; here the crops are cut and pasted inside the graph:
+// before each piece a Gather reads the piece's input crop from [unablated activation | the previous piece's crop
+// output | a zero], with indices computed in JavaScript from the windows' boxes alone. The pieces run on the
+// crops; from piece K on, the gathered tensor is the whole activation and the rest of the network runs as it is.
+//
+// Crops may reach past a tensor's edge; the Gather fills those positions with zeros, which is what the full run's
+// padding holds there. That is exact for Conv and constant-zero Pad only, so the pieces run on crops stop at the
+// first piece holding another windowed op (a pool), and such a piece starts the whole-tensor part.
+import { ExplainError, type AblationContext, type AblationScorer, type Region } from '@easy-explain/core/internal';
+import { reach, cropOf, type IncrementalOnnx, type Piece, type PlanAt } from './onnx-incremental.js';
+import { graphModel, nodeProto, readTensor, renamedNode, tensorProto, type GraphInput, type OnnxGraph, type OnnxNode } from './onnx-proto.js';
+import type { OnnxRuntime, OrtSession, OrtSessionOptions, OrtTensor } from './onnx-runtime.js';
+
+/**
+ * The pieces run on crops stop at the first piece whose input crop, for a window of the job's size away from the
+ * edges, covers this much of the piece's input: past that, a crop costs about what the whole tensor does.
+ * MobileNet v1 0.75, easy-explain's job on one thread, ms per window (full forwards 9.5–11.4 in the same runs):
+ * 0.4 or 0.6 → 5.1–5.4 (the same cut), 0.8 → 4.7, crops to the end → 5.6.
+ */
+export const FUSED_WHOLE_FROM_COVERAGE = 0.8;
+
+/**
+ * Below this share of the multiply-adds skipped (a window covering most of the image, or a network whose crops must
+ * stop early), a batch runs full forward passes instead: the Gathers and the reorders around every cropped layer
+ * cost about a tenth of a forward pass (on ResNet-50, cut before it could mask, 3 % skipped ran 24.2 s against
+ * 21.5 s on full forward passes).
+ */
+export const FUSED_MIN_SAVING = 0.2;
+
+/** A box of one tensor, [y0, y1) × [x0, x1), and where its values sit in a batch tensor [B, C, rows, cols]. */
+interface Placed {
+  y0: number;
+  y1: number;
+  x0: number;
+  x1: number;
+  /** The tensor position of the batch tensor's element (0, 0). */
+  top: number;
+  left: number;
+}
+
+/**
+ * A tensor inside a piece that a padded or strided convolution reads and that is not the piece's input: past the
+ * tensor's edge a crop holds there what the layers before made of the zeros (a bias, a BatchNormalization), where
+ * the full run's padding holds zeros. The fused graph multiplies it by a 0/1 mask of the positions inside the
+ * tensor first (ResNet's second 3×3 convolution in a block, MobileNet v2's depthwise one after its expansion).
+ */
+export interface MaskedTensor {
+  tensor: string;
+  /** The convolution reading it, which reads the masked copy instead. */
+  reader: OnnxNode;
+  /** The nodes from the piece's input to the tensor, in order. */
+  path: OnnxNode[];
+}
+
+/** Whether a Conv pads, strides or spans more than one position (then what it reads past an edge matters). */
+function spatialConv(node: OnnxNode, constants: Map<string, Uint8Array>): boolean {
+  const a = node.attributes;
+  const kernel = a.get('kernel_shape')?.ints?.length ? a.get('kernel_shape')!.ints! : readTensor(constants.get(node.inputs[1])!).dims.slice(2);
+  return kernel.some((k) => k > 1) || (a.get('pads')?.ints ?? []).some((p) => p !== 0) || (a.get('strides')?.ints ?? []).some((v) => v !== 1);
+}
+
+/** Nodes whose output at a position depends on that position of their inputs only (crop-safe through a mask). */
+const MASKABLE_PATH = new Set(['Conv', 'Relu', 'Clip', 'LeakyRelu', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Identity', 'BatchNormalization', 'Add', 'Mul', 'Sub', 'Div', 'PRelu', 'Elu']);
+
+/**
+ * How the fused scorer runs a piece on crops, or undefined when it cannot. Past the tensor's edge a crop holds
+ * zeros (from the Gather), which is what the full run's padding holds there for an operation reading the piece's
+ * input itself (or through the piece's leading zero Pad); deeper tensors are masked (`MaskedTensor`). A MaxPool may
+ * read the piece's input when that comes out of a Relu: zeros then change no maximum. Other pools: not cut.
+ */
+function cropPlan(piece: Piece, constants: Map<string, Uint8Array>, producers: Map<string, OnnxNode>): { masks: MaskedTensor[] } | undefined {
+  const pad = leadingPad(piece);
+  const direct = new Set([piece.input, ...(pad ? [pad.outputs[0]] : [])]);
+  const own = new Map(piece.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+  const masks: MaskedTensor[] = [];
+  for (const node of piece.nodes) {
+    if (node.op === 'Constant') continue;
+    if (node.op === 'AveragePool') return undefined;
+    if (node.op === 'Pad') {
+      const value = node.inputs[2] ? constants.get(node.inputs[2]) : undefined;
+      if (node !== pad || (node.attributes.get('mode')?.s ?? 'constant') !== 'constant' || (value && readTensor(value).values().some((v) => v !== 0))) return undefined;
+      continue;
+    }
+    if (node.op === 'MaxPool') {
+      if (node.inputs[0] !== piece.input || producers.get(piece.input)?.op !== 'Relu') return undefined;
+      continue;
+    }
+    if (node.op !== 'Conv' || !spatialConv(node, constants) || direct.has(node.inputs[0])) continue;
+    // The path back to the piece's input; any other operation on it and the piece is not cut.
+    if (!own.has(node.inputs[0])) return undefined;
+    const path = pathTo(piece, node.inputs[0]);
+    if (!path.every((n) => MASKABLE_PATH.has(n.op))) return undefined;
+    masks.push({ tensor: node.inputs[0], reader: node, path });
+  }
+  return { masks };
+}
+
+/** The piece's first operation when it is a Pad of the piece's input (zeros: `cropSafe` checked), else undefined. */
+function leadingPad(piece: Piece): OnnxNode | undefined {
+  const first = piece.nodes.find((n) => n.op !== 'Constant');
+  return first?.op === 'Pad' && first.inputs[0] === piece.input ? first : undefined;
+}
+
+/** The leading and trailing pads of the piece's leading Pad along `axis` (0 rows, 1 columns), or zeros. */
+function padsOf(piece: Piece, constants: Map<string, Uint8Array>, axis: 0 | 1): [number, number] {
+  const pad = leadingPad(piece);
+  if (!pad) return [0, 0];
+  const pads = readTensor(constants.get(pad.inputs[1])!).values();
+  return [pads[2 + axis], pads[6 + axis]];
+}
+
+/**
+ * `nodes` with each zero Pad that feeds only a Conv folded into the Conv's own pads. TF-style "same" padding exports
+ * as a Pad before every strided or 3×3 Conv; onnxruntime runs it as a copy of the whole tensor (a sixth of MobileNet
+ * v1's time on one thread), where the Conv pads for free.
+ */
+export function foldPads(nodes: OnnxNode[], constants: Map<string, Uint8Array>): OnnxNode[] {
+  const readers = new Map<string, OnnxNode[]>();
+  for (const node of nodes) for (const i of node.inputs) readers.set(i, [...(readers.get(i) ?? []), node]);
+  const replaced = new Map<OnnxNode, OnnxNode | undefined>();
+  for (const pad of nodes) {
+    if (pad.op !== 'Pad' || (pad.attributes.get('mode')?.s ?? 'constant') !== 'constant') continue;
+    const conv = readers.get(pad.outputs[0]);
+    const padsRaw = constants.get(pad.inputs[1]);
+    const valueRaw = pad.inputs[2] ? constants.get(pad.inputs[2]) : undefined;
+    if (conv?.length !== 1 || conv[0].op !== 'Conv' || conv[0].inputs[0] !== pad.outputs[0] || !padsRaw) continue;
+    if (pad.inputs[2] && (!valueRaw || readTensor(valueRaw).values().some((v) => v !== 0))) continue;
+    const pads = readTensor(padsRaw).values();
+    const a = conv[0].attributes;
+    if (pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5] || pads.some((p) => p < 0) || (a.get('auto_pad')?.s ?? 'NOTSET') !== 'NOTSET') continue;
+    const own = a.get('pads')?.ints?.length ? a.get('pads')!.ints! : [0, 0, 0, 0];
+    const attributes: Record<string, number | number[]> = {};
+    for (const [name, value] of a) {
+      if (value.ints?.length) attributes[name] = value.ints;
+      else if (value.i !== undefined) attributes[name] = value.i;
+    }
+    attributes.pads = [own[0] + pads[2], own[1] + pads[3], own[2] + pads[6], own[3] + pads[7]];
+    replaced.set(pad, undefined);
+    replaced.set(conv[0], nodeProto('Conv', [pad.inputs[0], ...conv[0].inputs.slice(1)], conv[0].outputs, attributes));
+  }
+  return nodes.flatMap((node) => {
+    if (!replaced.has(node)) return [node];
+    const next = replaced.get(node);
+    return next ? [next] : [];
+  });
+}
+
+/**
+ * The nodes from a piece's input to `tensor`, in order, following at each node its first input that the piece
+ * makes or that is the piece's input (a residual Add's branches have the same length).
+ */
+function pathTo(piece: Piece, tensor: string): OnnxNode[] {
+  const own = new Map(piece.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+  const path: OnnxNode[] = [];
+  while (tensor !== piece.input) {
+    const producer = own.get(tensor);
+    if (!producer) throw new ExplainError('invalid_model', `Incremental inference cannot trace ${tensor}; run Occlusion with incremental: false.`);
+    path.unshift(producer);
+    tensor = producer.inputs.find((i) => i === piece.input || own.has(i)) ?? piece.input;
+  }
+  return path;
+}
+
+/** A piece's output length for an input of `length` along `axis` (0 rows, 1 columns). */
+function lengthThrough(piece: Piece, constants: Map<string, Uint8Array>, axis: 0 | 1, length: number): number {
+  return lengthAlong(pathTo(piece, piece.output), constants, axis, length);
+}
+
+/** The stride from a piece's input to the end of `nodes` (a path), along `axis`. */
+function strideAlong(nodes: OnnxNode[], axis: 0 | 1): number {
+  return nodes.reduce((s, node) => s * (node.op === 'Conv' || node.op === 'MaxPool' ? (node.attributes.get('strides')?.ints?.[axis] ?? 1) : 1), 1);
+}
+
+/** A tensor length after `nodes` (a chain: windowed ops and pads change it), along `axis`. */
+function lengthAlong(nodes: OnnxNode[], constants: Map<string, Uint8Array>, axis: 0 | 1, length: number): number {
+  for (const node of nodes) {
+    const a = node.attributes;
+    if (node.op === 'Pad') {
+      const pads = readTensor(constants.get(node.inputs[1])!).values();
+      length += pads[2 + axis] + pads[6 + axis];
+    } else if (node.op === 'Conv' || node.op === 'MaxPool' || node.op === 'AveragePool') {
+      let kernel = a.get('kernel_shape')?.ints ?? [];
+      if (!kernel.length) kernel = readTensor(constants.get(node.inputs[1])!).dims.slice(2);
+      const stride = a.get('strides')?.ints?.[axis] ?? 1;
+      const pads = a.get('pads')?.ints ?? [];
+      const dilation = a.get('dilations')?.ints?.[axis] ?? 1;
+      length = Math.floor((length + (pads[axis] ?? 0) + (pads[2 + axis] ?? 0) - dilation * (kernel[axis] - 1) - 1) / stride) + 1;
+    }
+  }
+  return length;
+}
+
+/** One input size's fused graphs, by the number of pieces run on crops. */
+interface FusedGraphs {
+  constants: Map<string, Uint8Array>;
+  /** How many leading pieces may run on crops. */
+  safe: number;
+  /** Their tensors to mask (`cropPlan`). */
+  crops: Array<{ masks: MaskedTensor[] }>;
+  sessions: Map<number, Promise<OrtSession>>;
+  /** The whole network, returning the scores and every piece's input channels last (`basesSession`). */
+  bases?: Promise<OrtSession>;
+}
+
+/** Constant nodes shared by several pieces kept once. */
+function withoutRepeats(nodes: OnnxNode[]): OnnxNode[] {
+  const made = new Set<string>();
+  return nodes.filter((node) => {
+    if (node.op === 'Constant' && made.has(node.outputs[0])) return false;
+    node.outputs.forEach((o) => made.add(o));
+    return true;
+  });
+}
+
+/** Builds and runs the fused graphs of one network; sessions are made per input size and crop depth. */
+export class FusedIncremental {
+  private readonly graphs = new WeakMap<PlanAt, FusedGraphs>();
+  private readonly all: Promise<OrtSession>[] = [];
+
+  constructor(
+    private readonly runtime: OnnxRuntime,
+    private readonly graph: OnnxGraph,
+    private readonly options: OrtSessionOptions,
+    private readonly incremental: IncrementalOnnx,
+  ) {}
+
+  private graphsOf(built: PlanAt): FusedGraphs {
+    let graphs = this.graphs.get(built);
+    if (!graphs) {
+      const constants = new Map<string, Uint8Array>([...this.graph.initializers, ...built.values]);
+      for (const node of this.graph.nodes) {
+        const value = node.op === 'Constant' ? node.attributes.get('value')?.t : undefined;
+        if (value) constants.set(node.outputs[0], value);
+      }
+      const producers = new Map(this.graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+      const crops: Array<{ masks: MaskedTensor[] }> = [];
+      for (const piece of built.plan.pieces) {
+        const plan = cropPlan(piece, constants, producers);
+        if (!plan) break;
+        crops.push(plan);
+      }
+      graphs = { constants, safe: crops.length, crops, sessions: new Map() };
+      this.graphs.set(built, graphs);
+    }
+    return graphs;
+  }
+
+  /** The fused graph with `depth` pieces on crops, as a session. */
+  private session(built: PlanAt, graphs: FusedGraphs, depth: number, channels: number[]): Promise<OrtSession> {
+    let session = graphs.sessions.get(depth);
+    if (!session) {
+      session = this.runtime.InferenceSession.create(this.fusedModel(built, depth, channels, graphs), this.options);
+      graphs.sessions.set(depth, session);
+      this.all.push(session);
+    }
+    return session;
+  }
+
+  /**
+   * The whole network (Pads folded) with extra outputs `ee_base_i`: the input of piece i, NHWC (the last: the tail's input).
+   * One run gives the unablated activations every fused graph reads, transposed by onnxruntime.
+   */
+  private basesSession(built: PlanAt, graphs: FusedGraphs): Promise<OrtSession> {
+    if (!graphs.bases) {
+      const { pieces, tail } = built.plan;
+      const nodes = foldPads(withoutRepeats([...pieces.flatMap((p) => p.nodes), ...tail]), graphs.constants);
+      const outputs: string[] = [];
+      for (let i = 0; i <= pieces.length; i++) {
+        const tensor = pieces[i]?.input ?? pieces[pieces.length - 1].output;
+        nodes.push(nodeProto('Transpose', [tensor], [`ee_base_${i}`], { perm: [0, 2, 3, 1] }));
+        outputs.push(`ee_base_${i}`);
+      }
+      // The input comes NHWC, as Occlusion holds it: onnxruntime transposes it (a cold JavaScript loop in a worker cost more).
+      nodes.unshift(nodeProto('Transpose', ['ee_input_nhwc'], [this.graph.input], { perm: [0, 3, 1, 2] }));
+      graphs.bases = this.runtime.InferenceSession.create(graphModel(this.graph, nodes, [{ name: 'ee_input_nhwc', dims: [1, 'h', 'w', 'c'] }], [this.graph.output, ...outputs], built.values), this.options);
+      this.all.push(graphs.bases);
+    }
+    return graphs.bases;
+  }
+
+  /** The scores of one NHWC image [1,H,W,C] and every piece's input, channels last. */
+  async forward(input: Float32Array, [, h, w, c]: readonly number[]): Promise<{ scores: OrtTensor; bases: OrtTensor[]; built: PlanAt; graphs: FusedGraphs }> {
+    const built = await this.incremental.planAt([1, c, h, w]);
+    const graphs = this.graphsOf(built);
+    const session = await this.basesSession(built, graphs);
+    const outputs = await session.run({ ee_input_nhwc: new this.runtime.Tensor('float32', input, [1, h, w, c]) });
+    const bases = Array.from({ length: built.plan.pieces.length + 1 }, (_, i) => outputs[`ee_base_${i}`]);
+    return { scores: outputs[this.graph.output], bases, built, graphs };
+  }
+
+  /**
+   * The graph: inputs `ee_patch` [B, C, h, w] (the ablated boxes), then per level i ≤ depth `ee_base_i` [H·W, C]
+   * (the unablated activation, channels last), `ee_index_i` [B, L] and `ee_shape_i` [4] (B, crop rows, crop columns,
+   * C); output the network's scores. Gathers run on rows of channels (a memcpy each, where a gather of single floats
+   * along the last axis cost more than the convolutions it saved); a piece's leading zero Pad becomes part of its crop.
+   */
+  private fusedModel(built: PlanAt, depth: number, channels: number[], graphs: FusedGraphs): Uint8Array {
+    const { pieces, tail } = built.plan;
+    const { constants } = graphs;
+    const nodes: OnnxNode[] = [];
+    const inputs: GraphInput[] = [{ name: 'ee_patch', dims: ['b', channels[0], 'ph', 'pw'] }];
+    const extra = new Map<string, Uint8Array>();
+    let patch = 'ee_patch';
+    for (let i = 0; i <= depth; i++) {
+      const c = channels[i];
+      const zero = `ee_zero_${i}`;
+      const rows = `ee_rows_${i}`;
+      extra.set(zero, tensorProto(zero, 'float32', [1, c], new Float32Array(c)));
+      extra.set(rows, tensorProto(rows, 'int64', [2], BigInt64Array.from([-1n, BigInt(c)])));
+      inputs.push({ name: `ee_base_${i}`, dims: [`hw${i}`, c] }, { name: `ee_index_${i}`, dims: ['b', `l${i}`], type: 'int32' }, { name: `ee_shape_${i}`, dims: [4], type: 'int64' });
+      const input = pieces[i]?.input ?? pieces[pieces.length - 1].output;
+      const pad = i < depth ? leadingPad(pieces[i]) : undefined;
+      const gathered = pad ? pad.outputs[0] : `ee_in_${i}`;
+      nodes.push(
+        nodeProto('Transpose', [patch], [`ee_patch_t_${i}`], { perm: [0, 2, 3, 1] }),
+        nodeProto('Reshape', [`ee_patch_t_${i}`, rows], [`ee_patch_rows_${i}`]),
+        nodeProto('Concat', [`ee_base_${i}`, `ee_patch_rows_${i}`, zero], [`ee_source_${i}`], { axis: 0 }),
+        nodeProto('Gather', [`ee_source_${i}`, `ee_index_${i}`], [`ee_gathered_${i}`], { axis: 0 }),
+        nodeProto('Reshape', [`ee_gathered_${i}`, `ee_shape_${i}`], [`ee_gathered_nhwc_${i}`]),
+        nodeProto('Transpose', [`ee_gathered_nhwc_${i}`], [gathered], { perm: [0, 3, 1, 2] }),
+      );
+      if (i < depth) {
+        const rename = new Map([
+          [input, `ee_in_${i}`],
+          [pieces[i].output, `ee_out_${i}`],
+        ]);
+        // Masked tensors: a Mul by `ee_mask_i_k` [B, 1, rows, cols], read by their convolution instead.
+        const readers = new Map<OnnxNode, Map<string, string>>();
+        graphs.crops[i].masks.forEach(({ tensor, reader }, k) => {
+          inputs.push({ name: `ee_mask_${i}_${k}`, dims: ['b', 1, `mh${i}_${k}`, `mw${i}_${k}`] });
+          readers.set(reader, new Map([...rename, [tensor, `ee_masked_${i}_${k}`]]));
+        });
+        for (const node of pieces[i].nodes) {
+          if (node === pad) continue;
+          if (node.op === 'Constant') {
+            nodes.push(node);
+            continue;
+          }
+          graphs.crops[i].masks.forEach(({ reader, tensor }, k) => {
+            if (reader === node) nodes.push(nodeProto('Mul', [rename.get(tensor) ?? tensor, `ee_mask_${i}_${k}`], [`ee_masked_${i}_${k}`]));
+          });
+          nodes.push(renamedNode(node, readers.get(node) ?? rename));
+        }
+        patch = `ee_out_${i}`;
+      } else {
+        const rest = [...new Set([...pieces.slice(i).flatMap((p) => p.nodes), ...tail])];
+        const rename = new Map([[input, `ee_in_${i}`]]);
+        nodes.push(...foldPads(rest, constants).map((n) => (n.op === 'Constant' ? n : renamedNode(n, rename))));
+      }
+    }
+    return graphModel(this.graph, withoutRepeats(nodes), inputs, [this.graph.output], new Map([...built.values, ...extra]));
+  }
+
+  /**
+   * Occlusion's scorer for one image (input and baseline NHWC [1,H,W,C], as Occlusion holds them), or undefined when no piece can run on
+   * crops (the caller then uses another scorer). Batches whose crops would skip too little go to the scorer `fallback`
+   * makes (full forward passes).
+   */
+  async scorer({ shape, targets }: AblationContext, input: Float32Array, baseline: Float32Array, fallback: () => AblationScorer): Promise<AblationScorer | undefined> {
+    const [n, h, w, c] = shape;
+    if (n !== 1) return undefined;
+    const { built, graphs, bases: nhwc, scores: inputScores } = await this.forward(input, [1, h, w, c]);
+    if (graphs.safe === 0) return undefined;
+    const { pieces } = built.plan;
+    // [N, C, H, W] of each piece input, from the NHWC outputs; the Gathers read them as [H·W, C].
+    const dims = nhwc.map(({ dims: [, height, width, channelCount] }) => [1, channelCount, height, width]);
+    const channels = dims.map((d) => d[1]);
+    const bases = nhwc.map((t, i) => new this.runtime.Tensor('float32', t.data as Float32Array, [dims[i][2] * dims[i][3], channels[i]]));
+    const flops = this.incremental.flops;
+    flops.full = flops.incremental = 0;
+    const runtime = this.runtime;
+
+    let full: AblationScorer | undefined;
+    const wholeMacs = pieces.reduce((sum, p, i) => sum + p.macsPerPosition * dims[i][2] * dims[i][3], 0);
+    /**
+     * The crop depth for windows of `rows` × `cols` away from the edges, and the share of the network's
+     * multiply-adds the crops skip for such a window.
+     */
+    const depthFor = (rows: number, cols: number): { depth: number; saving: number } => {
+      let box = { y0: (h - rows) >> 1, y1: ((h - rows) >> 1) + rows, x0: (w - cols) >> 1, x1: ((w - cols) >> 1) + cols };
+      let skipped = 0;
+      let depth = 0;
+      for (; depth < graphs.safe; depth++) {
+        const [gy, gx] = pieces[depth].geometry;
+        const [, , height, width] = dims[depth];
+        const [oy0, oy1] = reach(box.y0, box.y1, gy, dims[depth + 1][2]);
+        const [ox0, ox1] = reach(box.x0, box.x1, gx, dims[depth + 1][3]);
+        const [cy0, cy1] = cropOf(oy0, oy1, gy, height);
+        const [cx0, cx1] = cropOf(ox0, ox1, gx, width);
+        const area = (cy1 - cy0) * (cx1 - cx0);
+        if (area >= FUSED_WHOLE_FROM_COVERAGE * height * width) break;
+        skipped += pieces[depth].macsPerPosition * (height * width - area);
+        box = { y0: oy0, y1: oy1, x0: ox0, x1: ox1 };
+      }
+      return { depth, saving: skipped / wholeMacs };
+    };
+
+    return {
+      inputScores: { scores: inputScores.data as Float32Array, classes: inputScores.dims[1] },
+      scoreRegions: async (regions: Region[]) => {
+        const batch = regions.length;
+        const rows = Math.max(...regions.map((r) => r.end[0] - r.start[0]));
+        const cols = Math.max(...regions.map((r) => r.end[1] - r.start[1]));
+        const { depth, saving } = depthFor(rows, cols);
+        // Too little to skip (a large window, or a network whose first layers are cheap: ResNet-50's convolution
+        // before its max pool is 3 %): the Gathers would cost more than they save.
+        if (saving < FUSED_MIN_SAVING) {
+          flops.full += wholeMacs * batch;
+          flops.incremental += wholeMacs * batch;
+          full ??= fallback();
+          return full.scoreRegions(regions);
+        }
+        // The patch: each window's box of the input, every channel, the baseline on the window's channels.
+        const patch = new Float32Array(batch * c * rows * cols);
+        let boxes: Placed[] = regions.map((region, b) => {
+          const [y0, x0, c0] = region.start;
+          const [y1, x1, c1] = region.end;
+          for (let z = 0; z < c; z++) {
+            const source = z >= c0 && z < c1 ? baseline : input;
+            for (let y = y0; y < y1; y++) {
+              const to = ((b * c + z) * rows + y - y0) * cols;
+              for (let x = x0; x < x1; x++) patch[to + x - x0] = source[(y * w + x) * c + z];
+            }
+          }
+          return { y0, y1, x0, x1, top: y0, left: x0 };
+        });
+        let placedRows = rows;
+        let placedCols = cols;
+        const feeds: Record<string, OrtTensor> = { ee_patch: new runtime.Tensor('float32', patch, [batch, c, rows, cols]) };
+        for (let i = 0; i <= depth; i++) {
+          const [, channelCount, height, width] = dims[i];
+          let crops: Array<{ cy: number; cx: number; next: Placed }>;
+          let cropRows: number;
+          let cropCols: number;
+          if (i < depth) {
+            const [gy, gx] = pieces[i].geometry;
+            const needs = boxes.map((box) => {
+              const [oy0, oy1] = reach(box.y0, box.y1, gy, dims[i + 1][2]);
+              const [ox0, ox1] = reach(box.x0, box.x1, gx, dims[i + 1][3]);
+              const [cy0, cy1] = cropOf(oy0, oy1, gy, height);
+              const [cx0, cx1] = cropOf(ox0, ox1, gx, width);
+              return { cy0, cy1, cx0, cx1, oy0, oy1, ox0, ox1 };
+            });
+            cropRows = Math.max(...needs.map((x) => x.cy1 - x.cy0));
+            cropCols = Math.max(...needs.map((x) => x.cx1 - x.cx0));
+            crops = needs.map((x) => ({ cy: x.cy0, cx: x.cx0, next: { y0: x.oy0, y1: x.oy1, x0: x.ox0, x1: x.ox1, top: x.cy0 / gy.s, left: x.cx0 / gx.s } }));
+          } else {
+            cropRows = height;
+            cropCols = width;
+            crops = boxes.map(() => ({ cy: 0, cx: 0, next: { y0: 0, y1: 0, x0: 0, x1: 0, top: 0, left: 0 } }));
+          }
+          // Index: a crop position reads the unablated activation, its window's patch, or the zero past the edge. A
+          // leading zero Pad of the piece is part of the crop: its rows and columns read the zero (or, inside the
+          // tensor, real values that no wanted output reads).
+          const [padTop, padBottom] = i < depth ? padsOf(pieces[i], graphs.constants, 0) : [0, 0];
+          const [padLeft, padRight] = i < depth ? padsOf(pieces[i], graphs.constants, 1) : [0, 0];
+          const gatherRows = cropRows + padTop + padBottom;
+          const gatherCols = cropCols + padLeft + padRight;
+          const plane = height * width;
+          const patchSize = placedRows * placedCols;
+          const zero = plane + batch * patchSize;
+          const length = gatherRows * gatherCols;
+          const index = new Int32Array(batch * length);
+          crops.forEach(({ cy, cx }, b) => {
+            const box = boxes[b];
+            let at = b * length;
+            for (let y = cy - padTop; y < cy + cropRows + padBottom; y++) {
+              for (let x = cx - padLeft; x < cx + cropCols + padRight; x++) {
+                if (y < 0 || x < 0 || y >= height || x >= width) index[at++] = zero;
+                else if (y >= box.y0 && y < box.y1 && x >= box.x0 && x < box.x1) index[at++] = plane + b * patchSize + (y - box.top) * placedCols + x - box.left;
+                else index[at++] = y * width + x;
+              }
+            }
+          });
+          feeds[`ee_base_${i}`] = bases[i];
+          feeds[`ee_index_${i}`] = new runtime.Tensor('int32', index, [batch, length]);
+          feeds[`ee_shape_${i}`] = new runtime.Tensor('int64', BigInt64Array.from([BigInt(batch), BigInt(gatherRows), BigInt(gatherCols), BigInt(channelCount)]), [4]);
+          if (i < depth) {
+            // Each masked tensor: 1 where its crop position lies inside the whole tensor. Crops start on the piece's
+            // stride grid, so crop position r of a tensor s times coarser is position start / s + r of the whole.
+            graphs.crops[i].masks.forEach(({ path }, k) => {
+              const [sy, sx] = [strideAlong(path, 0), strideAlong(path, 1)];
+              const [fullRows, fullCols] = [lengthAlong(path, graphs.constants, 0, height), lengthAlong(path, graphs.constants, 1, width)];
+              const [rowsOf, colsOf] = [lengthAlong(path, graphs.constants, 0, cropRows), lengthAlong(path, graphs.constants, 1, cropCols)];
+              const mask = new Float32Array(batch * rowsOf * colsOf);
+              crops.forEach(({ cy, cx }, b) => {
+                for (let r = 0; r < rowsOf && cy / sy + r < fullRows; r++) mask.fill(1, (b * rowsOf + r) * colsOf, (b * rowsOf + r) * colsOf + Math.max(0, Math.min(colsOf, fullCols - cx / sx)));
+              });
+              feeds[`ee_mask_${i}_${k}`] = new runtime.Tensor('float32', mask, [batch, 1, rowsOf, colsOf]);
+            });
+          }
+          const macs = (i < depth ? pieces.slice(i, i + 1) : pieces.slice(i)).reduce((sum, p, j) => sum + p.macsPerPosition * dims[i + j][2] * dims[i + j][3], 0);
+          flops.full += macs * batch;
+          flops.incremental += i < depth ? pieces[i].macsPerPosition * length * batch : macs * batch;
+          if (i < depth) {
+            const next = crops.map((crop) => crop.next);
+            placedRows = lengthThrough(pieces[i], graphs.constants, 0, cropRows);
+            placedCols = lengthThrough(pieces[i], graphs.constants, 1, cropCols);
+            for (const box of next) {
+              if (box.y0 < box.top || box.x0 < box.left || box.y1 > box.top + placedRows || box.x1 > box.left + placedCols) {
+                throw new ExplainError('invalid_model', `Incremental inference lost its place at ${pieces[i].output}; run Occlusion with incremental: false.`);
+              }
+            }
+            boxes = next;
+          }
+        }
+        const session = await this.session(built, graphs, depth, channels);
+        const outputs = await session.run(feeds);
+        const scores = outputs[session.outputNames[0]];
+        const classes = scores.dims[1];
+        const data = scores.data as Float32Array;
+        return Float32Array.from(regions, (_, row) => {
+          const target = targets[0];
+          if (target >= classes) throw new ExplainError('invalid_target', `Target ${target} is out of range for the ONNX model's ${classes} classes.`);
+          return data[row * classes + target];
+        });
+      },
+      dispose() {},
+    };
+  }
+
+  async release(): Promise<void> {
+    const sessions = await Promise.allSettled(this.all.splice(0));
+    await Promise.all(sessions.flatMap((s) => (s.status === 'fulfilled' ? [s.value.release()] : [])));
+  }
+}
