@@ -301,6 +301,8 @@ export class FusedIncremental {
     const nodes: OnnxNode[] = [];
     const inputs: GraphInput[] = [{ name: 'ee_patch', dims: ['b', channels[0], 'ph', 'pw'] }];
     const extra = new Map<string, Uint8Array>();
+    // The channel count after each Reshape to given dims, which onnxruntime's inference cannot know.
+    const shapes: GraphInput[] = [];
     let patch = 'ee_patch';
     for (let i = 0; i <= depth; i++) {
       const c = channels[i];
@@ -320,6 +322,7 @@ export class FusedIncremental {
         nodeProto('Reshape', [`ee_gathered_${i}`, `ee_shape_${i}`], [`ee_gathered_nhwc_${i}`]),
         nodeProto('Transpose', [`ee_gathered_nhwc_${i}`], [gathered], { perm: [0, 3, 1, 2] }),
       );
+      shapes.push({ name: `ee_gathered_nhwc_${i}`, dims: ['b', `gh${i}`, `gw${i}`, c] }, { name: gathered, dims: ['b', c, `gh${i}`, `gw${i}`] });
       if (i < depth) {
         const rename = new Map([
           [input, `ee_in_${i}`],
@@ -349,7 +352,7 @@ export class FusedIncremental {
         nodes.push(...foldPads(rest, constants).map((n) => (n.op === 'Constant' ? n : renamedNode(n, rename))));
       }
     }
-    return graphModel(this.graph, withoutRepeats(nodes), inputs, [this.graph.output], new Map([...built.values, ...extra]));
+    return graphModel(this.graph, withoutRepeats(nodes), inputs, [this.graph.output], new Map([...built.values, ...extra]), shapes);
   }
 
   /**

@@ -206,7 +206,15 @@ export interface GraphInput {
 }
 
 /** A model of `nodes` with several typed inputs (see `subModel`), under the opsets of `graph`. */
-export function graphModel(graph: OnnxGraph, nodes: OnnxNode[], inputs: GraphInput[], outputs: string[], extra = new Map<string, Uint8Array>()): Uint8Array {
+export function graphModel(
+  graph: OnnxGraph,
+  nodes: OnnxNode[],
+  inputs: GraphInput[],
+  outputs: string[],
+  extra = new Map<string, Uint8Array>(),
+  /** Shapes of inner tensors (value_info) that onnxruntime's inference cannot know (after a Reshape to given dims). */
+  shapes: GraphInput[] = [],
+): Uint8Array {
   const used = new Set(nodes.flatMap((n) => n.inputs));
   const initializers = [...used].map((name) => graph.initializers.get(name) ?? extra.get(name)).filter((raw): raw is Uint8Array => !!raw);
   const body = concat([
@@ -215,6 +223,7 @@ export function graphModel(graph: OnnxGraph, nodes: OnnxNode[], inputs: GraphInp
     ...initializers.map((raw) => bytesField(5, raw)),
     ...inputs.map((i) => valueInfo(11, i.name, i.dims, TENSOR_TYPES[i.type ?? 'float32'])),
     ...outputs.map((o) => bytesField(12, textField(1, o))),
+    ...shapes.map((v) => valueInfo(13, v.name, v.dims, TENSOR_TYPES[v.type ?? 'float32'])),
   ]);
   return concat([intField(1, graph.irVersion), textField(2, 'easy-explain'), bytesField(7, body), ...graph.opsets.map((o) => bytesField(8, o))]);
 }
