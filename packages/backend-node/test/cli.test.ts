@@ -44,7 +44,7 @@ describe('easy-explain CLI', () => {
     // stderr is not a TTY here: plain progress lines, ending at 100 %.
     expect(run.stderr).toContain('Explaining class');
     const done = run.stderr.match(/attribution 100% \((\d+)\/(\d+)\)/);
-    expect(run.stderr).toMatch(/coarse map ready after \S+ \(16\/441 windows\); refining/);
+    expect(run.stderr).toMatch(/coarse map ready after \S+ \(9\/441 windows\); refining/);
     expect(done?.[1]).toBe(done?.[2]);
     expect(Number(done?.[1])).toBeGreaterThanOrEqual(441); // 21×21 windows
 

@@ -132,6 +132,17 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
     return { values, reference: readBin(entry.file), maxAbs: entry.max_abs as number };
   };
 
+  /** Each engine's Occlusion map of `x`. */
+  const mapsOf = async (engines: OnnxEngine[], x: tf.Tensor4D, options: Parameters<Occlusion['attribute']>[1]) => {
+    const maps: Float32Array[] = [];
+    for (const engine of engines) {
+      const map = await new Occlusion(unusedModel).attribute(x, { ...options, scorer: engine.scorer });
+      maps.push(map.dataSync() as Float32Array);
+      map.dispose();
+    }
+    return maps;
+  };
+
   // Occlusion differences are sums of float32 logit differences; two float32 implementations agree to ~1e-5 of the
   // maximum (../shared/reference/onnx/README.md), so 1e-4 of the maximum is the bar, against Captum and between
   // our own full and incremental passes alike.
@@ -173,12 +184,7 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
     expect([one.mode, two.mode]).toEqual([true, true]);
     const x = tf.tensor4d(readBin(index.arrays['mobilenet_v1_0.75/input'].file), [1, 224, 224, 3]);
     const before = tf.memory().numTensors;
-    const maps: Float32Array[] = [];
-    for (const engine of [full, one, two]) {
-      const map = await new Occlusion(unusedModel).attribute(x, { target: 281, slidingWindowShapes: [45, 45, 3], strides: [9, 9, 3], baselines: 0, scorer: engine.scorer, progressive: true });
-      maps.push(map.dataSync() as Float32Array);
-      map.dispose();
-    }
+    const maps = await mapsOf([full, one, two], x, { target: 281, slidingWindowShapes: [45, 45, 3], strides: [9, 9, 3], baselines: 0, progressive: true });
     expect(tf.memory().numTensors).toBe(before);
     // Crops stop where they cover 80 % of a layer: about 40 % of the multiply-adds are skipped for this window.
     const saved = 1 - one.incremental!.flops.incremental / one.incremental!.flops.full;
@@ -201,12 +207,7 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
     pair.set(image);
     pair.set(image.map((v) => -v), image.length);
     const x = tf.tensor4d(pair, [2, 224, 224, 3]);
-    const maps: Float32Array[] = [];
-    for (const engine of [full, incremental]) {
-      const map = await new Occlusion(unusedModel).attribute(x, { target: [281, 3], slidingWindowShapes: [56, 56, 3], strides: [28, 28, 3], baselines: 0, scorer: engine.scorer });
-      maps.push(map.dataSync() as Float32Array);
-      map.dispose();
-    }
+    const maps = await mapsOf([full, incremental], x, { target: [281, 3], slidingWindowShapes: [56, 56, 3], strides: [28, 28, 3], baselines: 0 });
     const saved = 1 - incremental.incremental!.flops.incremental / incremental.incremental!.flops.full;
     await Promise.all([full.dispose(), incremental.dispose()]);
     const maxAbs = maps[0].reduce((m, v) => Math.max(m, Math.abs(v)), 0);

@@ -5,8 +5,9 @@
 // crops; from piece K on, the gathered tensor is the whole activation and the rest of the network runs as it is.
 //
 // Crops may reach past a tensor's edge; the Gather fills those positions with zeros, which is what the full run's
-// padding holds there. That is exact for Conv and constant-zero Pad only, so the pieces run on crops stop at the
-// first piece holding another windowed op (a pool), and such a piece starts the whole-tensor part.
+// padding holds there for an operation reading the piece's input. Deeper tensors of a piece are masked
+// (`MaskedTensor`); a piece whose crops cannot be made exact this way (an average pool, a max pool on values that
+// may be negative) stops the crops, and the rest of the network runs whole from there.
 import { ExplainError, type AblationContext, type AblationScorer, type Region } from '@easy-explain/core/internal';
 import { reach, cropOf, type IncrementalOnnx, type Piece, type PlanAt } from './onnx-incremental.js';
 import { graphModel, nodeProto, readTensor, renamedNode, tensorProto, type GraphInput, type OnnxGraph, type OnnxNode } from './onnx-proto.js';
@@ -23,8 +24,8 @@ export const FUSED_WHOLE_FROM_COVERAGE = 0.8;
 /**
  * Below this share of the multiply-adds skipped (a window covering most of the image, or a network whose crops must
  * stop early), a batch runs full forward passes instead: the Gathers and the reorders around every cropped layer
- * cost about a tenth of a forward pass (on ResNet-50, cut before it could mask, 3 % skipped ran 24.2 s against
- * 21.5 s on full forward passes).
+ * cost about a tenth of a forward pass (ResNet-50 with its crops stopped at its max pool, as before masks: 3 %
+ * skipped, 24.2 s against 21.5 s on full forward passes).
  */
 export const FUSED_MIN_SAVING = 0.2;
 
@@ -96,7 +97,7 @@ function cropPlan(piece: Piece, constants: Map<string, Uint8Array>, producers: M
   return { masks };
 }
 
-/** The piece's first operation when it is a Pad of the piece's input (zeros: `cropSafe` checked), else undefined. */
+/** The piece's first operation when it is a Pad of the piece's input (zeros: `cropPlan` checked), else undefined. */
 function leadingPad(piece: Piece): OnnxNode | undefined {
   const first = piece.nodes.find((n) => n.op !== 'Constant');
   return first?.op === 'Pad' && first.inputs[0] === piece.input ? first : undefined;
@@ -194,6 +195,8 @@ function lengthAlong(nodes: OnnxNode[], constants: Map<string, Uint8Array>, axis
 /** One input size's fused graphs, by the number of pieces run on crops. */
 interface FusedGraphs {
   constants: Map<string, Uint8Array>;
+  /** The plan's pieces. */
+  pieces: Piece[];
   /** How many leading pieces may run on crops. */
   safe: number;
   /** Their tensors to mask (`cropPlan`). */
@@ -235,12 +238,13 @@ export class FusedIncremental {
       }
       const producers = new Map(this.graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
       const crops: Array<{ masks: MaskedTensor[] }> = [];
-      for (const piece of built.plan.pieces) {
+      const pieces = built.plan.pieces;
+      for (const piece of pieces) {
         const plan = cropPlan(piece, constants, producers);
         if (!plan) break;
         crops.push(plan);
       }
-      graphs = { constants, safe: crops.length, crops, sessions: new Map() };
+      graphs = { constants, pieces, safe: crops.length, crops, sessions: new Map() };
       this.graphs.set(built, graphs);
     }
     return graphs;
@@ -263,7 +267,8 @@ export class FusedIncremental {
    */
   private basesSession(built: PlanAt, graphs: FusedGraphs): Promise<OrtSession> {
     if (!graphs.bases) {
-      const { pieces, tail } = built.plan;
+      const { pieces } = graphs;
+      const { tail } = built.plan;
       const nodes = foldPads(withoutRepeats([...pieces.flatMap((p) => p.nodes), ...tail]), graphs.constants);
       const outputs: string[] = [];
       for (let i = 0; i <= pieces.length; i++) {
@@ -285,7 +290,7 @@ export class FusedIncremental {
     const graphs = this.graphsOf(built);
     const session = await this.basesSession(built, graphs);
     const outputs = await session.run({ ee_input_nhwc: new this.runtime.Tensor('float32', input, [1, h, w, c]) });
-    const bases = Array.from({ length: built.plan.pieces.length + 1 }, (_, i) => outputs[`ee_base_${i}`]);
+    const bases = Array.from({ length: graphs.pieces.length + 1 }, (_, i) => outputs[`ee_base_${i}`]);
     return { scores: outputs[this.graph.output], bases, built, graphs };
   }
 
@@ -296,8 +301,8 @@ export class FusedIncremental {
    * along the last axis cost more than the convolutions it saved); a piece's leading zero Pad becomes part of its crop.
    */
   private fusedModel(built: PlanAt, depth: number, channels: number[], graphs: FusedGraphs): Uint8Array {
-    const { pieces, tail } = built.plan;
-    const { constants } = graphs;
+    const { tail } = built.plan;
+    const { constants, pieces } = graphs;
     const nodes: OnnxNode[] = [];
     const inputs: GraphInput[] = [{ name: 'ee_patch', dims: ['b', channels[0], 'ph', 'pw'] }];
     const extra = new Map<string, Uint8Array>();
@@ -365,7 +370,7 @@ export class FusedIncremental {
     if (n !== 1) return undefined;
     const { built, graphs, bases: nhwc, scores: inputScores } = await this.forward(input, [1, h, w, c]);
     if (graphs.safe === 0) return undefined;
-    const { pieces } = built.plan;
+    const { pieces } = graphs;
     // [N, C, H, W] of each piece input, from the NHWC outputs; the Gathers read them as [H·W, C].
     const dims = nhwc.map(({ dims: [, height, width, channelCount] }) => [1, channelCount, height, width]);
     const channels = dims.map((d) => d[1]);

@@ -233,25 +233,11 @@ export class IncrementalOnnx {
 
   /** The plan at one input size, with the shape-derived tensors evaluated (no piece sessions are made). */
   planAt([, c, h, w]: readonly number[]): Promise<PlanAt> {
-    const key = `${c}x${h}x${w}`;
-    let plan = this.plans.get(key);
-    if (!plan) {
-      plan = this.evaluatePlan(c, h, w);
-      this.plans.set(key, plan);
-      plan.catch(() => this.plans.delete(key));
-    }
-    return plan;
+    return perSize(this.plans, [c, h, w], () => this.evaluatePlan(c, h, w));
   }
 
   private built([, c, h, w]: readonly number[]): Promise<Built> {
-    const key = `${c}x${h}x${w}`;
-    let built = this.sizes.get(key);
-    if (!built) {
-      built = this.build(c, h, w);
-      this.sizes.set(key, built);
-      built.catch(() => this.sizes.delete(key));
-    }
-    return built;
+    return perSize(this.sizes, [c, h, w], () => this.build(c, h, w));
   }
 
   private async evaluatePlan(c: number, h: number, w: number): Promise<PlanAt> {
@@ -451,6 +437,18 @@ export class IncrementalOnnx {
     this.flops.full += piece.macsPerPosition * height * width * patches.length;
     return next;
   }
+}
+
+/** The promise `cache` holds for an input size [C, H, W], made once; a failed one is dropped, so a later call retries. */
+function perSize<T>(cache: Map<string, Promise<T>>, size: number[], make: () => Promise<T>): Promise<T> {
+  const key = size.join('x');
+  let value = cache.get(key);
+  if (!value) {
+    value = make();
+    cache.set(key, value);
+    value.catch(() => cache.delete(key));
+  }
+  return value;
 }
 
 /** The outputs [o0, o1) whose field meets input rows [y0, y1), within an output of `size`. */
