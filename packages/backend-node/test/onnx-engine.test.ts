@@ -4,9 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { Occlusion, type Model } from '@easy-explain/core/internal';
+import { Occlusion, type AblationContext, type AblationScorer, type Model } from '@easy-explain/core/internal';
 import { loadModel, OnnxEngine, setupBackend, type LoadedModel } from '@easy-explain/backend-node';
 import { fasterScorer, nativeThreads, ScorerTrial } from '../src/native/onnx-engine';
+import { FusedIncremental } from '../src/native/onnx-fused';
+import { IncrementalOnnx } from '../src/native/onnx-incremental';
+import { readOnnx } from '../src/native/onnx-proto';
+import { loadOnnxRuntime, type OnnxRuntime } from '../src/native/onnx-runtime';
 import { SHARED } from './helpers';
 
 const REFERENCE = join(SHARED, 'reference');
@@ -214,6 +218,39 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
     expect(maxAbsDiff(maps[0], maps[1]) / maxAbs).toBeLessThan(1e-4);
     expect(saved).toBeGreaterThan(0.2);
     x.dispose();
+  });
+
+  it('when onnxruntime refuses a fused graph, the batches run full forward passes, it is told once, and the scores are the full ones', async () => {
+    const bytes = readFileSync(join(ONNX, 'mobilenet_v1_0.75.onnx'));
+    const ort = (await loadOnnxRuntime())!;
+    const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 1, incremental: false }))!;
+    const image = readBin(index.arrays['mobilenet_v1_0.75/input'].file);
+    const zeros = new Float32Array(image.length);
+    const context = { inputData: image, baseline: zeros, shape: [1, 224, 224, 3], targets: [281], perturbationsPerEval: 27 } as unknown as AblationContext;
+    const regions = [0, 90, 179].map((y) => ({ start: [y, y, 0] as [number, number, number], end: [y + 45, y + 45, 3] as [number, number, number] }));
+    const expected = await (full.fullForwardScorer(context) as AblationScorer).scoreRegions(regions);
+    // A runtime that refuses one kind of graph: the per-batch fused graph, or the whole-network one of the start.
+    for (const [marker, starts] of [['ee_index_0', true], ['ee_input_nhwc', false]] as const) {
+      const refusing: OnnxRuntime = {
+        ...ort,
+        InferenceSession: {
+          create: (model, options) => (Buffer.from(model).includes(marker) ? Promise.reject(new Error('unsupported node\nmore detail')) : ort.InferenceSession.create(model, options)),
+        },
+      };
+      const graph = readOnnx(bytes);
+      const options = { intraOpNumThreads: 1, graphOptimizationLevel: 'all' as const };
+      const warnings: string[] = [];
+      const fused = new FusedIncremental(refusing, graph, options, new IncrementalOnnx(ort, graph, options), (m) => warnings.push(m));
+      const scorer = await fused.scorer(context, image, zeros, () => full.fullForwardScorer(context) as AblationScorer);
+      if (starts) {
+        expect(scorer).toBeDefined();
+        for (let call = 0; call < 2; call++) expect(Array.from(await scorer!.scoreRegions(regions))).toEqual(Array.from(expected));
+      } else expect(scorer).toBeUndefined(); // the engine then runs full forward passes itself
+      expect(fused.broken).toBe('unsupported node');
+      expect(warnings).toEqual([expect.stringMatching(/refused its cropped graph \(unsupported node\); occlusion runs full forward passes/)]);
+      await fused.release();
+    }
+    await full.dispose();
   });
 
   it("incremental 'auto' times both scorers, settles on one, and its map equals full forwards within 1e-4 of the maximum", async () => {

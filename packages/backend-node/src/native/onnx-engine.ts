@@ -62,22 +62,32 @@ export class OnnxEngine {
     readonly batch: number,
     /** How the default scorer uses the pieces: always, never, or timed ('auto'). */
     readonly mode: boolean | 'auto',
+    onWarning?: (message: string) => void,
   ) {
-    const fused = incremental && new FusedIncremental(runtime, incremental.graph, incremental.options, incremental);
+    const fused = incremental && new FusedIncremental(runtime, incremental.graph, incremental.options, incremental, onWarning);
     this.fused = fused;
     this.incrementalScorer = incremental
       ? Object.assign(
           async (context: AblationContext) => {
-            // One onnxruntime run per batch where the crops can be cut inside the graph; per-piece runs otherwise.
+            // One onnxruntime run per batch where the crops can be cut inside the graph.
             const full = () => this.fullForwardScorer(context) as AblationScorer;
             const scorer = await fused!.scorer(context, context.inputData, context.baseline, full);
-            return scorer ?? incremental.scorer(context, toNCHW(context.inputData, context.shape), toNCHW(context.baseline, context.shape));
+            if (scorer) return scorer;
+            // A batch of several images keeps the per-piece scorer; one image the fused graphs could not serve
+            // (refused, or a network cut too early) runs full forward passes, faster than per-piece runs.
+            return context.shape[0] > 1 ? incremental.scorer(context, toNCHW(context.inputData, context.shape), toNCHW(context.baseline, context.shape)) : full();
           },
           {
-            predictInput: async (input: Float32Array, [n, h, w, c]: [number, number, number, number]) => {
-              const { scores } =
-                n === 1 ? await fused!.forward(input, [n, h, w, c]) : await incremental.forward({ data: toNCHW(input, [n, h, w, c]), dims: [n, c, h, w] });
-              return { scores: scores.data as Float32Array, classes: scores.dims[1] };
+            predictInput: async (input: Float32Array, shape: [number, number, number, number]) => {
+              if (shape[0] === 1 && !fused!.broken) {
+                try {
+                  const { scores } = await fused!.forward(input, shape);
+                  return { scores: scores.data as Float32Array, classes: scores.dims[1] };
+                } catch (cause) {
+                  fused!.fail(cause);
+                }
+              }
+              return predictNHWC(this.predictNCHW, input, shape);
             },
             scoresInput: true,
           },
@@ -135,7 +145,7 @@ export class OnnxEngine {
     }
     const chosen = incremental ? mode : false;
     const pool = workers > 1 ? new NativeWorkerPool({ onnx, threads, incremental: chosen, batch }) : undefined;
-    return new OnnxEngine(runtime, session, threads, incremental, workers, pool, batch, chosen);
+    return new OnnxEngine(runtime, session, threads, incremental, workers, pool, batch, chosen, options.onWarning);
   }
 
   /** The scores [N, classes] of an NCHW batch, laid out row-major. */

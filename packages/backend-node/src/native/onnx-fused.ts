@@ -221,12 +221,26 @@ export class FusedIncremental {
   private readonly graphs = new WeakMap<PlanAt, FusedGraphs>();
   private readonly all: Promise<OrtSession>[] = [];
 
+  /** Why the fused graphs are off for this network (onnxruntime refused one), once that happened. */
+  broken: string | undefined;
+
   constructor(
     private readonly runtime: OnnxRuntime,
     private readonly graph: OnnxGraph,
     private readonly options: OrtSessionOptions,
     private readonly incremental: IncrementalOnnx,
+    private readonly onWarning?: (message: string) => void,
   ) {}
+
+  /**
+   * Turns the fused graphs off after onnxruntime refused one: an unusual network must still get its map, on full
+   * forward passes. Told once through `onWarning` (a worker's engine has none: its map is exact all the same).
+   */
+  fail(cause: unknown): void {
+    if (this.broken) return;
+    this.broken = String((cause as Error)?.message ?? cause).split('\n')[0];
+    this.onWarning?.(`Incremental inference is off for this ONNX model: onnxruntime refused its cropped graph (${this.broken}); occlusion runs full forward passes.`);
+  }
 
   private graphsOf(built: PlanAt): FusedGraphs {
     let graphs = this.graphs.get(built);
@@ -367,8 +381,15 @@ export class FusedIncremental {
    */
   async scorer({ shape, targets }: AblationContext, input: Float32Array, baseline: Float32Array, fallback: () => AblationScorer): Promise<AblationScorer | undefined> {
     const [n, h, w, c] = shape;
-    if (n !== 1) return undefined;
-    const { built, graphs, bases: nhwc, scores: inputScores } = await this.forward(input, [1, h, w, c]);
+    if (n !== 1 || this.broken) return undefined;
+    let forwarded: Awaited<ReturnType<FusedIncremental['forward']>>;
+    try {
+      forwarded = await this.forward(input, [1, h, w, c]);
+    } catch (cause) {
+      this.fail(cause);
+      return undefined;
+    }
+    const { built, graphs, bases: nhwc, scores: inputScores } = forwarded;
     if (graphs.safe === 0) return undefined;
     const { pieces } = graphs;
     // [N, C, H, W] of each piece input, from the NHWC outputs; the Gathers read them as [H·W, C].
@@ -411,9 +432,9 @@ export class FusedIncremental {
         const rows = Math.max(...regions.map((r) => r.end[0] - r.start[0]));
         const cols = Math.max(...regions.map((r) => r.end[1] - r.start[1]));
         const { depth, saving } = depthFor(rows, cols);
-        // Too little to skip (a large window, or a network whose first layers are cheap: ResNet-50's convolution
-        // before its max pool is 3 %): the Gathers would cost more than they save.
-        if (saving < FUSED_MIN_SAVING) {
+        // Too little to skip (a large window, or a network whose crops must stop early): the Gathers would cost
+        // more than they save. Or onnxruntime refused a fused graph.
+        if (saving < FUSED_MIN_SAVING || this.broken) {
           flops.full += wholeMacs * batch;
           flops.incremental += wholeMacs * batch;
           full ??= fallback();
@@ -513,7 +534,14 @@ export class FusedIncremental {
             boxes = next;
           }
         }
-        const session = await this.session(built, graphs, depth, channels);
+        let session: OrtSession;
+        try {
+          session = await this.session(built, graphs, depth, channels);
+        } catch (cause) {
+          this.fail(cause);
+          full ??= fallback();
+          return full.scoreRegions(regions);
+        }
         const outputs = await session.run(feeds);
         const scores = outputs[session.outputNames[0]];
         const classes = scores.dims[1];
