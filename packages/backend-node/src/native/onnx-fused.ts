@@ -9,7 +9,7 @@
 // (`MaskedTensor`); a piece whose crops cannot be made exact this way (an average pool, a max pool on values that
 // may be negative) stops the crops, and the rest of the network runs whole from there.
 import { ExplainError, type AblationContext, type AblationScorer, type Region } from '@easy-explain/core/internal';
-import { reach, cropOf, type IncrementalOnnx, type Piece, type PlanAt } from './onnx-incremental.js';
+import { reach, cropOf, kernelOf, type IncrementalOnnx, type Piece, type PlanAt } from './onnx-incremental.js';
 import { graphModel, nodeProto, readTensor, renamedNode, tensorProto, type GraphInput, type OnnxGraph, type OnnxNode } from './onnx-proto.js';
 import type { OnnxRuntime, OrtSession, OrtSessionOptions, OrtTensor } from './onnx-runtime.js';
 
@@ -57,8 +57,7 @@ export interface MaskedTensor {
 /** Whether a Conv pads, strides or spans more than one position (then what it reads past an edge matters). */
 function spatialConv(node: OnnxNode, constants: Map<string, Uint8Array>): boolean {
   const a = node.attributes;
-  const kernel = a.get('kernel_shape')?.ints?.length ? a.get('kernel_shape')!.ints! : readTensor(constants.get(node.inputs[1])!).dims.slice(2);
-  return kernel.some((k) => k > 1) || (a.get('pads')?.ints ?? []).some((p) => p !== 0) || (a.get('strides')?.ints ?? []).some((v) => v !== 1);
+  return kernelOf(node, constants).some((k) => k > 1) || (a.get('pads')?.ints ?? []).some((p) => p !== 0) || (a.get('strides')?.ints ?? []).some((v) => v !== 1);
 }
 
 /** Nodes whose output at a position depends on that position of their inputs only (crop-safe through a mask). */
@@ -79,8 +78,7 @@ function cropPlan(piece: Piece, constants: Map<string, Uint8Array>, producers: M
     if (node.op === 'Constant') continue;
     if (node.op === 'AveragePool') return undefined;
     if (node.op === 'Pad') {
-      const value = node.inputs[2] ? constants.get(node.inputs[2]) : undefined;
-      if (node !== pad || (node.attributes.get('mode')?.s ?? 'constant') !== 'constant' || (value && readTensor(value).values().some((v) => v !== 0))) return undefined;
+      if (node !== pad || !zeroPad(node, constants)) return undefined;
       continue;
     }
     if (node.op === 'MaxPool') {
@@ -95,6 +93,14 @@ function cropPlan(piece: Piece, constants: Map<string, Uint8Array>, producers: M
     masks.push({ tensor: node.inputs[0], reader: node, path });
   }
   return { masks };
+}
+
+/** Whether a Pad adds zeros: constant mode, and no fill value or a constant zero one. */
+function zeroPad(pad: OnnxNode, constants: Map<string, Uint8Array>): boolean {
+  if ((pad.attributes.get('mode')?.s ?? 'constant') !== 'constant') return false;
+  if (!pad.inputs[2]) return true;
+  const value = constants.get(pad.inputs[2]);
+  return !!value && readTensor(value).values().every((v) => v === 0);
 }
 
 /** The piece's first operation when it is a Pad of the piece's input (zeros: `cropPlan` checked), else undefined. */
@@ -121,12 +127,10 @@ export function foldPads(nodes: OnnxNode[], constants: Map<string, Uint8Array>):
   for (const node of nodes) for (const i of node.inputs) readers.set(i, [...(readers.get(i) ?? []), node]);
   const replaced = new Map<OnnxNode, OnnxNode | undefined>();
   for (const pad of nodes) {
-    if (pad.op !== 'Pad' || (pad.attributes.get('mode')?.s ?? 'constant') !== 'constant') continue;
+    if (pad.op !== 'Pad' || !zeroPad(pad, constants)) continue;
     const conv = readers.get(pad.outputs[0]);
     const padsRaw = constants.get(pad.inputs[1]);
-    const valueRaw = pad.inputs[2] ? constants.get(pad.inputs[2]) : undefined;
     if (conv?.length !== 1 || conv[0].op !== 'Conv' || conv[0].inputs[0] !== pad.outputs[0] || !padsRaw) continue;
-    if (pad.inputs[2] && (!valueRaw || readTensor(valueRaw).values().some((v) => v !== 0))) continue;
     const pads = readTensor(padsRaw).values();
     const a = conv[0].attributes;
     if (pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5] || pads.some((p) => p < 0) || (a.get('auto_pad')?.s ?? 'NOTSET') !== 'NOTSET') continue;
@@ -163,11 +167,6 @@ function pathTo(piece: Piece, tensor: string): OnnxNode[] {
   return path;
 }
 
-/** A piece's output length for an input of `length` along `axis` (0 rows, 1 columns). */
-function lengthThrough(piece: Piece, constants: Map<string, Uint8Array>, axis: 0 | 1, length: number): number {
-  return lengthAlong(pathTo(piece, piece.output), constants, axis, length);
-}
-
 /** The stride from a piece's input to the end of `nodes` (a path), along `axis`. */
 function strideAlong(nodes: OnnxNode[], axis: 0 | 1): number {
   return nodes.reduce((s, node) => s * (node.op === 'Conv' || node.op === 'MaxPool' ? (node.attributes.get('strides')?.ints?.[axis] ?? 1) : 1), 1);
@@ -181,8 +180,7 @@ function lengthAlong(nodes: OnnxNode[], constants: Map<string, Uint8Array>, axis
       const pads = readTensor(constants.get(node.inputs[1])!).values();
       length += pads[2 + axis] + pads[6 + axis];
     } else if (node.op === 'Conv' || node.op === 'MaxPool' || node.op === 'AveragePool') {
-      let kernel = a.get('kernel_shape')?.ints ?? [];
-      if (!kernel.length) kernel = readTensor(constants.get(node.inputs[1])!).dims.slice(2);
+      const kernel = kernelOf(node, constants);
       const stride = a.get('strides')?.ints?.[axis] ?? 1;
       const pads = a.get('pads')?.ints ?? [];
       const dilation = a.get('dilations')?.ints?.[axis] ?? 1;
@@ -195,12 +193,10 @@ function lengthAlong(nodes: OnnxNode[], constants: Map<string, Uint8Array>, axis
 /** One input size's fused graphs, by the number of pieces run on crops. */
 interface FusedGraphs {
   constants: Map<string, Uint8Array>;
-  /** The plan's pieces. */
-  pieces: Piece[];
   /** How many leading pieces may run on crops. */
   safe: number;
-  /** Their tensors to mask (`cropPlan`). */
-  crops: Array<{ masks: MaskedTensor[] }>;
+  /** Their tensors to mask (`cropPlan`), and the path from each one's input to its output (its output's length). */
+  crops: Array<{ masks: MaskedTensor[]; path: OnnxNode[] }>;
   sessions: Map<number, Promise<OrtSession>>;
   /** The whole network, returning the scores and every piece's input channels last (`basesSession`). */
   bases?: Promise<OrtSession>;
@@ -251,14 +247,13 @@ export class FusedIncremental {
         if (value) constants.set(node.outputs[0], value);
       }
       const producers = new Map(this.graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
-      const crops: Array<{ masks: MaskedTensor[] }> = [];
-      const pieces = built.plan.pieces;
-      for (const piece of pieces) {
+      const crops: FusedGraphs['crops'] = [];
+      for (const piece of built.plan.pieces) {
         const plan = cropPlan(piece, constants, producers);
         if (!plan) break;
-        crops.push(plan);
+        crops.push({ ...plan, path: pathTo(piece, piece.output) });
       }
-      graphs = { constants, pieces, safe: crops.length, crops, sessions: new Map() };
+      graphs = { constants, safe: crops.length, crops, sessions: new Map() };
       this.graphs.set(built, graphs);
     }
     return graphs;
@@ -281,8 +276,7 @@ export class FusedIncremental {
    */
   private basesSession(built: PlanAt, graphs: FusedGraphs): Promise<OrtSession> {
     if (!graphs.bases) {
-      const { pieces } = graphs;
-      const { tail } = built.plan;
+      const { pieces, tail } = built.plan;
       const nodes = foldPads(withoutRepeats([...pieces.flatMap((p) => p.nodes), ...tail]), graphs.constants);
       const outputs: string[] = [];
       for (let i = 0; i <= pieces.length; i++) {
@@ -304,7 +298,7 @@ export class FusedIncremental {
     const graphs = this.graphsOf(built);
     const session = await this.basesSession(built, graphs);
     const outputs = await session.run({ ee_input_nhwc: new this.runtime.Tensor('float32', input, [1, h, w, c]) });
-    const bases = Array.from({ length: graphs.pieces.length + 1 }, (_, i) => outputs[`ee_base_${i}`]);
+    const bases = Array.from({ length: built.plan.pieces.length + 1 }, (_, i) => outputs[`ee_base_${i}`]);
     return { scores: outputs[this.graph.output], bases, built, graphs };
   }
 
@@ -315,8 +309,8 @@ export class FusedIncremental {
    * along the last axis cost more than the convolutions it saved); a piece's leading zero Pad becomes part of its crop.
    */
   private fusedModel(built: PlanAt, depth: number, channels: number[], graphs: FusedGraphs): Uint8Array {
-    const { tail } = built.plan;
-    const { constants, pieces } = graphs;
+    const { pieces, tail } = built.plan;
+    const { constants } = graphs;
     const nodes: OnnxNode[] = [];
     const inputs: GraphInput[] = [{ name: 'ee_patch', dims: ['b', channels[0], 'ph', 'pw'] }];
     const extra = new Map<string, Uint8Array>();
@@ -391,7 +385,7 @@ export class FusedIncremental {
     }
     const { built, graphs, bases: nhwc, scores: inputScores } = forwarded;
     if (graphs.safe === 0) return undefined;
-    const { pieces } = graphs;
+    const { pieces } = built.plan;
     // [N, C, H, W] of each piece input, from the NHWC outputs; the Gathers read them as [H·W, C].
     const dims = nhwc.map(({ dims: [, height, width, channelCount] }) => [1, channelCount, height, width]);
     const channels = dims.map((d) => d[1]);
@@ -524,8 +518,8 @@ export class FusedIncremental {
           flops.incremental += i < depth ? pieces[i].macsPerPosition * length * batch : macs * batch;
           if (i < depth) {
             const next = crops.map((crop) => crop.next);
-            placedRows = lengthThrough(pieces[i], graphs.constants, 0, cropRows);
-            placedCols = lengthThrough(pieces[i], graphs.constants, 1, cropCols);
+            placedRows = lengthAlong(graphs.crops[i].path, graphs.constants, 0, cropRows);
+            placedCols = lengthAlong(graphs.crops[i].path, graphs.constants, 1, cropCols);
             for (const box of next) {
               if (box.y0 < box.top || box.x0 < box.left || box.y1 > box.top + placedRows || box.x1 > box.left + placedCols) {
                 throw new ExplainError('invalid_model', `Incremental inference lost its place at ${pieces[i].output}; run Occlusion with incremental: false.`);

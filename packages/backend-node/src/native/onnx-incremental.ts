@@ -36,6 +36,13 @@ function union(a: Axis, b: Axis): Axis | undefined {
   return { s: a.s, p, k: Math.max(a.k - a.p, b.k - b.p) + p };
 }
 
+/** A Conv's or pool's kernel size: its `kernel_shape`, else (a Conv) its weights' spatial dims; [] when unknown. */
+export function kernelOf(node: OnnxNode, constants: Map<string, Uint8Array>): number[] {
+  const kernel = node.attributes.get('kernel_shape')?.ints ?? [];
+  if (kernel.length || node.op !== 'Conv') return kernel;
+  return readTensor(constants.get(node.inputs[1]) ?? new Uint8Array()).dims.slice(2);
+}
+
 /** One piece: `input` → `output`, with the field of its output on its input and its multiply-adds per input position. */
 export interface Piece {
   input: string;
@@ -77,8 +84,7 @@ export function planPieces(graph: OnnxGraph, values = new Map<string, Uint8Array
     const a = node.attributes;
     if (WINDOWED.has(node.op)) {
       if (spatial.length !== 1 || spatial[0] !== inputs[0] || (a.get('auto_pad')?.s ?? 'NOTSET') !== 'NOTSET') return undefined;
-      let kernel = a.get('kernel_shape')?.ints ?? [];
-      if (!kernel.length && node.op === 'Conv') kernel = readTensor(constants.get(inputs[1]) ?? new Uint8Array()).dims.slice(2);
+      const kernel = kernelOf(node, constants);
       if (kernel.length !== 2) return undefined;
       const strides = a.get('strides')?.ints?.length ? a.get('strides')!.ints! : [1, 1];
       const pads = a.get('pads')?.ints?.length ? a.get('pads')!.ints! : [0, 0, 0, 0];
@@ -194,12 +200,9 @@ export interface PlanAt {
 }
 
 /** One input size's pieces as onnxruntime sessions. */
-export interface Built {
-  plan: Plan;
+interface Built extends PlanAt {
   pieces: OrtSession[];
   tail: OrtSession;
-  /** Evaluated shape-derived tensors, for the rest-of-network sessions made later. */
-  values: Map<string, Uint8Array>;
   /** From piece i's input to the scores in one session, made when a batch's crops first cover piece i's input. */
   rest: Map<number, Promise<OrtSession>>;
 }
