@@ -102,6 +102,33 @@ describe('OnnxEngine on tiny_cnn.onnx vs Captum', () => {
     await expect(OnnxEngine.create(corrupt, { incremental: true })).rejects.toMatchObject({ code: 'invalid_model' });
   });
 
+  it("a worker's engine (bytes its caller's engine checked) opens the whole network's session on first use, with the same scores", async () => {
+    const runtime = (await loadOnnxRuntime())!;
+    const bytes = readFileSync(join(ONNX, 'tiny_cnn.onnx'));
+    const probe = tf.tensor4d(imageOf('rand0'));
+    const [, h, w, c] = probe.shape;
+    probe.dispose();
+    const data = Float32Array.from({ length: c * h * w }, (_, i) => Math.sin(i));
+    const create = runtime.InferenceSession.create;
+    let made = 0;
+    runtime.InferenceSession.create = (...args: Parameters<typeof create>) => (made++, create.apply(runtime.InferenceSession, args));
+    try {
+      const lazy = (await OnnxEngine.create(bytes, { workers: 1, threads: 1 }, true))!;
+      expect(made).toBe(0);
+      const { scores } = await lazy.predictNCHW(data, [1, c, h, w]);
+      await lazy.predictNCHW(data, [1, c, h, w]);
+      expect(made).toBe(1);
+      expect(Array.from(scores)).toEqual(Array.from((await engine.predictNCHW(data, [1, c, h, w])).scores));
+      await lazy.dispose();
+      // Bytes nobody checked still fail as a bad model, at first use.
+      const corrupt = (await OnnxEngine.create(bytes.subarray(0, 1000), { incremental: false }, true))!;
+      await expect(corrupt.predictNCHW(data, [1, c, h, w])).rejects.toMatchObject({ code: 'invalid_model' });
+      await corrupt.dispose();
+    } finally {
+      runtime.InferenceSession.create = create;
+    }
+  });
+
   it('rejects a target the ONNX model does not have', async () => {
     const x = tf.tensor4d(imageOf('rand0'));
     const before = tf.memory().numTensors;

@@ -111,4 +111,81 @@ describe('Occlusion with a model engine', () => {
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([reference, x]);
   });
+
+  it('hands a pipelined scorer its next batch before the current one settles, never during the coarse pass; the map is the same', async () => {
+    await useBackend('cpu');
+    const x = tf.tensor4d(Array.from({ length: 8 * 8 * 2 }, (_, i) => (i % 9) / 9), [1, 8, 8, 2]);
+    // 7 × 7 = 49 windows: a coarse pass of 4 (the corners), then 45 in batches of 5.
+    const options = { target: 1, slidingWindowShapes: [2, 2, 2] as [number, number, number], strides: 1, perturbationsPerEval: 5 };
+    const reference = await new Occlusion(toy()).attribute(x, options);
+    const expected = Array.from(reference.dataSync());
+    const before = tf.memory().numTensors;
+    for (const pipelined of [true, false]) {
+      const engine = arrayEngine({ predictInput: 0, regions: 0 });
+      // Batches are answered one after another, 2 ms each, as a worker's queue answers them; `events` records calls
+      // and settlements in order.
+      const events: string[] = [];
+      let calls = 0;
+      let queue: Promise<unknown> = Promise.resolve();
+      const factory = Object.assign(
+        async (context: Parameters<AblationScorerFactory>[0]) => {
+          const scorer = await engine(context);
+          return {
+            ...scorer,
+            pipelined,
+            async scoreRegions(regions: Parameters<typeof scorer.scoreRegions>[0]) {
+              const call = calls++;
+              events.push(`call ${call}`);
+              const answer = queue.then(async () => {
+                const scores = await scorer.scoreRegions(regions);
+                await new Promise((resolve) => setTimeout(resolve, 2));
+                events.push(`done ${call}`);
+                return scores;
+              });
+              queue = answer;
+              return answer;
+            },
+          };
+        },
+        { predictInput: engine.predictInput },
+      );
+      const partials: number[] = [];
+      const map = await new Occlusion(toy()).attribute(x, { ...options, scorer: factory, progressive: true, onPartial: (_m, done) => partials.push(done) });
+      expect(maxError(map.dataSync(), expected)).toBeLessThan(1e-5);
+      map.dispose();
+      expect(calls).toBe(1 + 9);
+      expect(partials[0]).toBe(4);
+      if (pipelined) {
+        // The coarse batch settles alone; from then on batch b + 1 is asked for before batch b settles.
+        expect(events.slice(0, 3)).toEqual(['call 0', 'done 0', 'call 1']);
+        for (let b = 1; b < 9; b++) expect(events.indexOf(`call ${b + 1}`)).toBeLessThan(events.indexOf(`done ${b}`));
+      } else {
+        for (let b = 0; b < 9; b++) expect(events.indexOf(`call ${b + 1}`)).toBeGreaterThan(events.indexOf(`done ${b}`));
+      }
+    }
+    // An abort while a batch is queued ahead rejects the run and leaves nothing behind.
+    const controller = new AbortController();
+    const engine = arrayEngine({ predictInput: 0, regions: 0 });
+    let disposed = 0;
+    const aborting = Object.assign(
+      async (context: Parameters<AblationScorerFactory>[0]) => {
+        const scorer = await engine(context);
+        let calls = 0;
+        return {
+          ...scorer,
+          pipelined: true,
+          async scoreRegions(regions: Parameters<typeof scorer.scoreRegions>[0]) {
+            if (++calls === 3) controller.abort();
+            return scorer.scoreRegions(regions);
+          },
+          dispose: () => void disposed++,
+        };
+      },
+      { predictInput: engine.predictInput },
+    );
+    await expect(new Occlusion(toy()).attribute(x, { ...options, scorer: aborting, signal: controller.signal })).rejects.toMatchObject({ code: 'aborted' });
+    expect(disposed).toBe(1);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([reference, x]);
+  });
 });

@@ -49,7 +49,8 @@ export interface OnnxEngineOptions {
 export class OnnxEngine {
   private constructor(
     private readonly runtime: OnnxRuntime,
-    private readonly session: OrtSession,
+    /** The whole network's session; in a worker made on first use (`create`'s `checked`). */
+    private readonly session: { get(): Promise<OrtSession>; release(): Promise<void> },
     /** The intra-op threads the session runs on. */
     readonly threads: number,
     /** The network cut into pieces, when incremental inference is on and the network can be cut. */
@@ -101,9 +102,11 @@ export class OnnxEngine {
   /**
    * Loads `onnx` (the model file's bytes; input `[N,C,H,W]`, output `[N,classes]`). Resolves to undefined when
    * onnxruntime-node is unavailable (told once through `onWarning`); rejects with `invalid_model` for bytes that
-   * are not a model onnxruntime can run.
+   * are not a model onnxruntime can run. `checked` (a worker's engine, whose caller's engine checked the same bytes)
+   * makes the whole network's session on first use: the fused graphs of incremental inference need none of it, and
+   * on ResNet-50 each such session cost a cold worker about a second before its first window.
    */
-  static async create(onnx: Uint8Array, options: OnnxEngineOptions = {}): Promise<OnnxEngine | undefined> {
+  static async create(onnx: Uint8Array, options: OnnxEngineOptions = {}, checked = false): Promise<OnnxEngine | undefined> {
     const { workers, threads } = nativeThreads(availableParallelism(), options);
     const batch = options.batch ?? NATIVE_BATCH;
     if (!(Number.isInteger(batch) && batch >= 1)) throw new ExplainError('invalid_option', `batch must be a positive integer; got ${String(batch)}.`);
@@ -117,20 +120,28 @@ export class OnnxEngine {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
     };
-    let session: OrtSession;
-    try {
-      session = await runtime.InferenceSession.create(onnx, sessionOptions);
-    } catch (cause) {
-      throw new ExplainError(
-        'invalid_model',
-        `onnxruntime could not load this ONNX model (${String((cause as Error)?.message ?? cause).split('\n')[0]}); pass the bytes of a valid .onnx file.`,
-        { cause },
-      );
-    }
-    if (session.inputNames.length !== 1 || session.outputNames.length < 1) {
-      await session.release();
-      throw new ExplainError('invalid_model', `The ONNX model has ${session.inputNames.length} inputs; it must take one image batch [N,C,H,W].`);
-    }
+    const open = async () => {
+      let session: OrtSession;
+      try {
+        session = await runtime.InferenceSession.create(onnx, sessionOptions);
+      } catch (cause) {
+        throw new ExplainError(
+          'invalid_model',
+          `onnxruntime could not load this ONNX model (${String((cause as Error)?.message ?? cause).split('\n')[0]}); pass the bytes of a valid .onnx file.`,
+          { cause },
+        );
+      }
+      if (session.inputNames.length !== 1 || session.outputNames.length < 1) {
+        await session.release();
+        throw new ExplainError('invalid_model', `The ONNX model has ${session.inputNames.length} inputs; it must take one image batch [N,C,H,W].`);
+      }
+      return session;
+    };
+    let opened: Promise<OrtSession> | undefined = checked ? undefined : Promise.resolve(await open());
+    const session = {
+      get: () => (opened ??= open()),
+      release: async () => opened && (await opened.catch(() => undefined))?.release(),
+    };
     const mode = options.incremental ?? true;
     if (mode !== true && mode !== false && mode !== 'auto') {
       throw new ExplainError('invalid_option', `incremental must be true, false or 'auto'; got ${String(mode)}.`);
@@ -150,9 +161,10 @@ export class OnnxEngine {
 
   /** The scores [N, classes] of an NCHW batch, laid out row-major. */
   readonly predictNCHW: PredictNCHW = async (data, dims) => {
-    const feeds = { [this.session.inputNames[0]]: new this.runtime.Tensor('float32', data, dims) };
-    const outputs = await this.session.run(feeds);
-    const output = outputs[this.session.outputNames[0]];
+    const session = await this.session.get();
+    const feeds = { [session.inputNames[0]]: new this.runtime.Tensor('float32', data, dims) };
+    const outputs = await session.run(feeds);
+    const output = outputs[session.outputNames[0]];
     if (output.dims.length !== 2 || output.dims[0] !== dims[0] || !(output.data instanceof Float32Array)) {
       throw new ExplainError(
         'invalid_model',

@@ -20,7 +20,8 @@ function errorData(error: unknown): ErrorData {
 async function main(): Promise<void> {
   let engine: OnnxEngine | undefined;
   try {
-    engine = await OnnxEngine.create(init.onnx, { threads: init.threads, workers: 1, incremental: init.incremental, batch: init.batch, onWarning: () => {} });
+    // The caller's engine checked these bytes: the whole network's session waits for a full forward pass.
+    engine = await OnnxEngine.create(init.onnx, { threads: init.threads, workers: 1, incremental: init.incremental, batch: init.batch, onWarning: () => {} }, true);
     if (!engine) throw new Error('onnxruntime-node did not load in a worker thread');
   } catch (error) {
     port.postMessage({ type: 'failed', error: errorData(error) } satisfies Reply);

@@ -41,6 +41,12 @@ export interface AblationScorer {
   dispose(): void | Promise<void>;
   /** f(x), the unperturbed input's scores [N, classes], when the scorer computed them while it started. */
   inputScores?: { scores: Float32Array; classes: number };
+  /**
+   * `scoreRegions` may be called again before the previous call settles, and the calls are answered in order
+   * (scorers on worker threads). The next batch is then handed over before the current one's scores are used, so
+   * no worker waits while this thread sums scores and builds previews.
+   */
+  pipelined?: boolean;
 }
 export type AblationScorerFactory = ((context: AblationContext) => AblationScorer | Promise<AblationScorer>) & {
   /**
@@ -148,6 +154,7 @@ export abstract class AblationAttributor<Options extends AblationOptions> implem
 
     const coarse = options.progressive ? this.coarseRegions(regions, shape, options) : [];
     const batches = evaluationBatches(regions.length, coarse, perEval);
+    const coarseBatches = Math.ceil(coarse.length / perEval);
     const diffs = new Float64Array(regions.length * shape[0]);
     const partial = options.onPartial ? new PartialMap(shape) : undefined;
     const scorer = await (factory ?? fullForwardScorer)(context);
@@ -155,12 +162,20 @@ export abstract class AblationAttributor<Options extends AblationOptions> implem
       const own = scorer.inputScores;
       initialTarget = targetScores(own ? Promise.resolve(own) : factory!.predictInput!(inputData, shape));
     }
+    const score = (b: number) => {
+      const scoring = scorer.scoreRegions(batches[b].map((i) => regions[i]));
+      scoring.catch(() => {}); // awaited in its turn; f(x)'s failure (e.g. a target out of range) is the one to report
+      return scoring;
+    };
     try {
       let done = 0;
+      let ahead: Promise<Float32Array> | undefined;
       for (const [b, indices] of batches.entries()) {
         throwIfAborted(options.signal);
-        const scoring = scorer.scoreRegions(indices.map((i) => regions[i]));
-        scoring.catch(() => {}); // f(x)'s failure (e.g. a target out of range) is the one to report
+        const scoring = ahead ?? score(b);
+        // Not during the coarse pass: a batch queued behind it would keep every core busy while this thread builds
+        // the first preview, which then comes later.
+        ahead = scorer.pipelined && b >= coarseBatches && b + 1 < batches.length ? score(b + 1) : undefined;
         const fx = await initialTarget;
         const scores = await scoring;
         indices.forEach((region, j) => {

@@ -176,6 +176,8 @@ export function occlusionPoolScorer(
     const [{ inputScores, classes }] = started;
     return {
       inputScores: inputScores && classes ? { scores: inputScores, classes } : undefined,
+      // Each worker answers its requests in order: the next batch's slices queue behind the current ones.
+      pipelined: true,
       async scoreRegions(regions: Region[]) {
         throwIfAborted(signal);
         const parts: Promise<OcclusionPoolReply>[] = [];
