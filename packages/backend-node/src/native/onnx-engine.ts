@@ -29,7 +29,7 @@ export interface OnnxEngineOptions {
    * pasted by Gathers inside the graph (onnx-fused.ts), until the crops cover most of a layer; the rest of the
    * network then runs whole. Batches where the crops would skip under FUSED_MIN_SAVING of the multiply-adds (a large
    * window; ResNet-50, whose crops stop at its max pool) run full forward passes. easy-explain's job on 2 cores:
-   * MobileNet v1 0.75 1.3 s against 2.8 s on full forward passes (see the package README). A batch input of several
+   * MobileNet v1 0.75 0.74 s against 1.53 s on full forward passes (see the package README). A batch input of several
    * images runs the per-piece scorer (one onnxruntime call per piece, crops moved through JavaScript: slower than
    * full forward passes on the networks measured). false always runs full forward passes; 'auto' times both exact
    * scorers on a run's first batches and keeps the faster for the engine. A network that cannot be cut runs full
