@@ -109,6 +109,7 @@ describe('OnnxEngine on tiny_cnn.onnx vs Captum', () => {
     const [, h, w, c] = probe.shape;
     probe.dispose();
     const data = Float32Array.from({ length: c * h * w }, (_, i) => Math.sin(i));
+    const before = tf.memory().numTensors;
     const create = runtime.InferenceSession.create;
     let made = 0;
     runtime.InferenceSession.create = (...args: Parameters<typeof create>) => (made++, create.apply(runtime.InferenceSession, args));
@@ -124,6 +125,7 @@ describe('OnnxEngine on tiny_cnn.onnx vs Captum', () => {
       const corrupt = (await OnnxEngine.create(bytes.subarray(0, 1000), { incremental: false }, true))!;
       await expect(corrupt.predictNCHW(data, [1, c, h, w])).rejects.toMatchObject({ code: 'invalid_model' });
       await corrupt.dispose();
+      expect(tf.memory().numTensors).toBe(before);
     } finally {
       runtime.InferenceSession.create = create;
     }
