@@ -7,9 +7,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Occlusion, type AblationContext, type AblationScorer, type Model } from '@easy-explain/core/internal';
 import { loadModel, OnnxEngine, setupBackend, type LoadedModel } from '@easy-explain/backend-node';
 import { fasterScorer, nativeThreads, ScorerTrial } from '../src/native/onnx-engine';
-import { FusedIncremental } from '../src/native/onnx-fused';
+import { cropLength, FusedIncremental } from '../src/native/onnx-fused';
 import { IncrementalOnnx } from '../src/native/onnx-incremental';
-import { readOnnx } from '../src/native/onnx-proto';
+import { graphModel, nodeProto, readOnnx, tensorProto } from '../src/native/onnx-proto';
 import { loadOnnxRuntime, type OnnxRuntime } from '../src/native/onnx-runtime';
 import { SHARED } from './helpers';
 
@@ -280,6 +280,77 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
       await fused.release();
     }
     await full.dispose();
+  });
+
+  it('crops end on the last row at any size: a residual network on 47×41 (ceil-mode pool, strided blocks, TF-style Pad) equals full forwards', async () => {
+    // Seeded random weights; sizes 47×41 → 24×21 → pool (ceil) 12×10 → 6×5 → 3×2. Odd lengths before stride-2
+    // layers, a biased 3×3 convolution inside each block (what a crop past an edge used to need a mask for), a pool
+    // whose ceil mode adds a partial window, and a zero Pad folded into its convolution.
+    let state = 7;
+    const uniform = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+    const weights = new Map<string, Uint8Array>();
+    const nodes = [] as ReturnType<typeof nodeProto>[];
+    let count = 0;
+    const conv = (x: string, cin: number, cout: number, k: number, stride: number, pad: number, relu = true) => {
+      const name = `c${count++}`;
+      const limit = Math.sqrt(6 / (cin * k * k));
+      weights.set(`${name}.w`, tensorProto(`${name}.w`, 'float32', [cout, cin, k, k], Float32Array.from({ length: cout * cin * k * k }, () => limit * uniform())));
+      weights.set(`${name}.b`, tensorProto(`${name}.b`, 'float32', [cout], Float32Array.from({ length: cout }, () => 0.5 * uniform())));
+      nodes.push(nodeProto('Conv', [x, `${name}.w`, `${name}.b`], [name], { kernel_shape: [k, k], strides: [stride, stride], pads: [pad, pad, pad, pad] }));
+      if (!relu) return name;
+      nodes.push(nodeProto('Relu', [name], [`${name}.r`]));
+      return `${name}.r`;
+    };
+    const add = (a: string, b: string) => {
+      const name = `a${count++}`;
+      nodes.push(nodeProto('Add', [a, b], [name]), nodeProto('Relu', [name], [`${name}.r`]));
+      return `${name}.r`;
+    };
+    let x = conv('input', 3, 16, 3, 2, 1);
+    nodes.push(nodeProto('MaxPool', [x], ['pool'], { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 }));
+    x = add(conv(conv(conv('pool', 16, 16, 1, 1, 0), 16, 16, 3, 1, 1), 16, 16, 1, 1, 0, false), 'pool');
+    x = add(conv(conv(x, 16, 32, 3, 2, 1), 32, 32, 3, 1, 1, false), conv(x, 16, 32, 1, 2, 0, false));
+    weights.set('pads', tensorProto('pads', 'int64', [8], BigInt64Array.from([0n, 0n, 0n, 0n, 0n, 0n, 1n, 1n])));
+    nodes.push(nodeProto('Pad', [x, 'pads'], ['padded']));
+    x = conv('padded', 32, 32, 3, 2, 0);
+    weights.set('fc.w', tensorProto('fc.w', 'float32', [10, 32], Float32Array.from({ length: 320 }, () => 0.3 * uniform())));
+    weights.set('fc.b', tensorProto('fc.b', 'float32', [10], new Float32Array(10)));
+    nodes.push(nodeProto('GlobalAveragePool', [x], ['gap']), nodeProto('Flatten', ['gap'], ['flat'], { axis: 1 }), nodeProto('Gemm', ['flat', 'fc.w', 'fc.b'], ['output'], { transB: 1 }));
+    const base = readOnnx(readFileSync(join(ONNX, 'tiny_cnn.onnx')));
+    const bytes = graphModel({ ...base, initializers: new Map() }, nodes, [{ name: 'input', dims: ['n', 3, 'h', 'w'] }], ['output'], weights);
+
+    const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 1, incremental: false }))!;
+    const fused = (await OnnxEngine.create(bytes, { workers: 1, threads: 1, incremental: true }))!;
+    const pixels = Float32Array.from({ length: 47 * 41 * 3 }, () => uniform());
+    const image = tf.tensor4d(pixels, [1, 47, 41, 3]);
+    const before = tf.memory().numTensors;
+    const [a, b] = await mapsOf([full, fused], image, { target: 3, slidingWindowShapes: [7, 7, 3], strides: [4, 4, 3], baselines: 0 });
+    expect(tf.memory().numTensors).toBe(before);
+    const flops = fused.incremental!.flops;
+    await Promise.all([full.dispose(), fused.dispose()]);
+    image.dispose();
+    const maxAbs = a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    expect(maxAbs).toBeGreaterThan(0);
+    // Crops ran (the fused graph, not its fallback to full forward passes) and the map is the full one.
+    console.log(`native residual net 47×41, 7/4: incremental vs full ${(maxAbsDiff(a, b) / maxAbs).toExponential(2)} of max; multiply-adds saved ${((1 - flops.incremental / flops.full) * 100).toFixed(1)} %`);
+    expect(1 - flops.incremental / flops.full).toBeGreaterThan(0.2);
+    expect(maxAbsDiff(a, b) / maxAbs).toBeLessThan(1e-5);
+  });
+
+  it('cropLength: at least the rows needed, and as long as the tensor modulo the stride, so a crop can end on its last row', () => {
+    expect(cropLength(10, 24, 2)).toBe(10);
+    expect(cropLength(10, 23, 2)).toBe(11);
+    expect(cropLength(7, 23, 4)).toBe(7);
+    expect(cropLength(8, 23, 4)).toBe(11);
+    expect(cropLength(22, 23, 2)).toBe(23);
+    expect(cropLength(23, 23, 2)).toBe(23);
+    expect(cropLength(5, 9, 1)).toBe(5);
+    for (const [need, size, stride] of [[3, 17, 2], [9, 56, 4], [12, 13, 2], [1, 7, 2]]) {
+      const length = cropLength(need, size, stride);
+      expect(length).toBeGreaterThanOrEqual(need);
+      expect(length).toBeLessThanOrEqual(size);
+      expect(length === size || (size - length) % stride === 0).toBe(true);
+    }
   });
 
   it("incremental 'auto' times both scorers, settles on one, and its map equals full forwards within 1e-4 of the maximum", async () => {

@@ -1,13 +1,14 @@
 // Incremental inference in one onnxruntime run per batch. The per-piece scorer (onnx-incremental.ts) moves every
 // crop through JavaScript and calls onnxruntime once per piece; here the crops are cut and pasted inside the graph:
 // before each piece a Gather reads the piece's input crop from [unablated activation | the previous piece's crop
-// output | a zero], with indices computed in JavaScript from the windows' boxes alone. The pieces run on the
+// output], with indices computed in JavaScript from the windows' boxes alone. The pieces run on the
 // crops; from piece K on, the gathered tensor is the whole activation and the rest of the network runs as it is.
 //
-// Crops may reach past a tensor's edge; the Gather fills those positions with zeros, which is what the full run's
-// padding holds there for an operation reading the piece's input. Deeper tensors of a piece are masked
-// (`MaskedTensor`); a piece whose crops cannot be made exact this way (an average pool, a max pool on values that
-// may be negative) stops the crops, and the rest of the network runs whole from there.
+// Every crop lies inside its tensor, and its border meets the tensor's edge only where the whole tensor has one (a
+// crop that would reach past the last row moves back to end on it). So each piece's own padding, pools included, does
+// at a crop's outer border what it does in the full run, and at an inner border it only changes positions that no
+// wanted output reads. The pieces keep their structure (no masks, Pads folded into their convolutions), which lets
+// onnxruntime fuse a residual Add and Relu into the convolution on crops as it does on the whole tensor.
 import { ExplainError, type AblationContext, type AblationScorer, type Region } from '@easy-explain/core/internal';
 import { reach, cropOf, kernelOf, type IncrementalOnnx, type Piece, type PlanAt } from './onnx-incremental.js';
 import { graphModel, nodeProto, readTensor, renamedNode, tensorProto, type GraphInput, type OnnxGraph, type OnnxNode } from './onnx-proto.js';
@@ -41,58 +42,20 @@ interface Placed {
 }
 
 /**
- * A tensor inside a piece that a padded or strided convolution reads and that is not the piece's input: past the
- * tensor's edge a crop holds there what the layers before made of the zeros (a bias, a BatchNormalization), where
- * the full run's padding holds zeros. The fused graph multiplies it by a 0/1 mask of the positions inside the
- * tensor first (ResNet's second 3×3 convolution in a block, MobileNet v2's depthwise one after its expansion).
+ * Whether a piece can run on crops: every constant it reads is the same at every position (a weight, a bias, a
+ * per-channel scale), so that a crop of any size is read as the whole tensor is. A positional constant (an added
+ * [1, C, H, W] embedding) would be read at the wrong positions.
  */
-export interface MaskedTensor {
-  tensor: string;
-  /** The convolution reading it, which reads the masked copy instead. */
-  reader: OnnxNode;
-  /** The nodes from the piece's input to the tensor, in order. */
-  path: OnnxNode[];
-}
-
-/** Whether a Conv pads, strides or spans more than one position (then what it reads past an edge matters). */
-function spatialConv(node: OnnxNode, constants: Map<string, Uint8Array>): boolean {
-  const a = node.attributes;
-  return kernelOf(node, constants).some((k) => k > 1) || (a.get('pads')?.ints ?? []).some((p) => p !== 0) || (a.get('strides')?.ints ?? []).some((v) => v !== 1);
-}
-
-/** Nodes whose output at a position depends on that position of their inputs only (crop-safe through a mask). */
-const MASKABLE_PATH = new Set(['Conv', 'Relu', 'Clip', 'LeakyRelu', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Identity', 'BatchNormalization', 'Add', 'Mul', 'Sub', 'Div', 'PRelu', 'Elu']);
-
-/**
- * How the fused scorer runs a piece on crops, or undefined when it cannot. Past the tensor's edge a crop holds
- * zeros (from the Gather), which is what the full run's padding holds there for an operation reading the piece's
- * input itself (or through the piece's leading zero Pad); deeper tensors are masked (`MaskedTensor`). A MaxPool may
- * read the piece's input when that comes out of a Relu: zeros then change no maximum. Other pools: not cut.
- */
-function cropPlan(piece: Piece, constants: Map<string, Uint8Array>, producers: Map<string, OnnxNode>): { masks: MaskedTensor[] } | undefined {
-  const pad = leadingPad(piece);
-  const direct = new Set([piece.input, ...(pad ? [pad.outputs[0]] : [])]);
-  const own = new Map(piece.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
-  const masks: MaskedTensor[] = [];
-  for (const node of piece.nodes) {
-    if (node.op === 'Constant') continue;
-    if (node.op === 'AveragePool') return undefined;
-    if (node.op === 'Pad') {
-      if (node !== pad || !zeroPad(node, constants)) return undefined;
-      continue;
-    }
-    if (node.op === 'MaxPool') {
-      if (node.inputs[0] !== piece.input || producers.get(piece.input)?.op !== 'Relu') return undefined;
-      continue;
-    }
-    if (node.op !== 'Conv' || !spatialConv(node, constants) || direct.has(node.inputs[0])) continue;
-    // The path back to the piece's input; any other operation on it and the piece is not cut.
-    if (!own.has(node.inputs[0])) return undefined;
-    const path = pathTo(piece, node.inputs[0]);
-    if (!path.every((n) => MASKABLE_PATH.has(n.op))) return undefined;
-    masks.push({ tensor: node.inputs[0], reader: node, path });
-  }
-  return { masks };
+function croppable(piece: Piece, constants: Map<string, Uint8Array>): boolean {
+  return piece.nodes.every((node) => {
+    if (node.op === 'Constant' || node.op === 'Conv' || node.op === 'Pad') return true;
+    return node.inputs.every((i) => {
+      const raw = constants.get(i);
+      if (!raw) return true;
+      const dims = readTensor(raw).dims;
+      return dims.length < 3 || dims.slice(-2).every((d) => d === 1);
+    });
+  });
 }
 
 /** Whether a Pad adds zeros: constant mode, and no fill value or a constant zero one. */
@@ -103,18 +66,13 @@ function zeroPad(pad: OnnxNode, constants: Map<string, Uint8Array>): boolean {
   return !!value && readTensor(value).values().every((v) => v === 0);
 }
 
-/** The piece's first operation when it is a Pad of the piece's input (zeros: `cropPlan` checked), else undefined. */
-function leadingPad(piece: Piece): OnnxNode | undefined {
-  const first = piece.nodes.find((n) => n.op !== 'Constant');
-  return first?.op === 'Pad' && first.inputs[0] === piece.input ? first : undefined;
-}
-
-/** The leading and trailing pads of the piece's leading Pad along `axis` (0 rows, 1 columns), or zeros. */
-function padsOf(piece: Piece, constants: Map<string, Uint8Array>, axis: 0 | 1): [number, number] {
-  const pad = leadingPad(piece);
-  if (!pad) return [0, 0];
-  const pads = readTensor(constants.get(pad.inputs[1])!).values();
-  return [pads[2 + axis], pads[6 + axis]];
+/**
+ * The length of a crop that needs `need` rows of a tensor of `size` rows, for a piece of stride `stride`: at least
+ * `need`, and congruent to `size` modulo the stride, so that the crop can end on the tensor's last row with its start
+ * on the stride grid (or the whole tensor).
+ */
+export function cropLength(need: number, size: number, stride: number): number {
+  return Math.min(size, need + ((((size - need) % stride) + stride) % stride));
 }
 
 /**
@@ -167,11 +125,6 @@ function pathTo(piece: Piece, tensor: string): OnnxNode[] {
   return path;
 }
 
-/** The stride from a piece's input to the end of `nodes` (a path), along `axis`. */
-function strideAlong(nodes: OnnxNode[], axis: 0 | 1): number {
-  return nodes.reduce((s, node) => s * (node.op === 'Conv' || node.op === 'MaxPool' ? (node.attributes.get('strides')?.ints?.[axis] ?? 1) : 1), 1);
-}
-
 /** A tensor length after `nodes` (a chain: windowed ops and pads change it), along `axis`. */
 function lengthAlong(nodes: OnnxNode[], constants: Map<string, Uint8Array>, axis: 0 | 1, length: number): number {
   for (const node of nodes) {
@@ -184,7 +137,13 @@ function lengthAlong(nodes: OnnxNode[], constants: Map<string, Uint8Array>, axis
       const stride = a.get('strides')?.ints?.[axis] ?? 1;
       const pads = a.get('pads')?.ints ?? [];
       const dilation = a.get('dilations')?.ints?.[axis] ?? 1;
-      length = Math.floor((length + (pads[axis] ?? 0) + (pads[2 + axis] ?? 0) - dilation * (kernel[axis] - 1) - 1) / stride) + 1;
+      const span = length + (pads[axis] ?? 0) + (pads[2 + axis] ?? 0) - dilation * (kernel[axis] - 1) - 1;
+      if (a.get('ceil_mode')?.i !== 1) length = Math.floor(span / stride) + 1;
+      else {
+        // A pool with ceil_mode keeps a last, partial window, unless it would start past the input and its leading pad.
+        const out = Math.ceil(span / stride) + 1;
+        length = (out - 1) * stride >= length + (pads[axis] ?? 0) ? out - 1 : out;
+      }
     }
   }
   return length;
@@ -195,8 +154,8 @@ interface FusedGraphs {
   constants: Map<string, Uint8Array>;
   /** How many leading pieces may run on crops. */
   safe: number;
-  /** Their tensors to mask (`cropPlan`), and the path from each one's input to its output (its output's length). */
-  crops: Array<{ masks: MaskedTensor[]; path: OnnxNode[] }>;
+  /** Each one's path from its input to its output (its output's length for a crop's), and its nodes with Pads folded. */
+  crops: Array<{ path: OnnxNode[]; nodes: OnnxNode[] }>;
   sessions: Map<number, Promise<OrtSession>>;
   /** The whole network, returning the scores and every piece's input channels last (`basesSession`). */
   bases?: Promise<OrtSession>;
@@ -246,12 +205,10 @@ export class FusedIncremental {
         const value = node.op === 'Constant' ? node.attributes.get('value')?.t : undefined;
         if (value) constants.set(node.outputs[0], value);
       }
-      const producers = new Map(this.graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
       const crops: FusedGraphs['crops'] = [];
       for (const piece of built.plan.pieces) {
-        const plan = cropPlan(piece, constants, producers);
-        if (!plan) break;
-        crops.push({ ...plan, path: pathTo(piece, piece.output) });
+        if (!croppable(piece, constants)) break;
+        crops.push({ path: pathTo(piece, piece.output), nodes: foldPads(piece.nodes, constants) });
       }
       graphs = { constants, safe: crops.length, crops, sessions: new Map() };
       this.graphs.set(built, graphs);
@@ -306,11 +263,10 @@ export class FusedIncremental {
    * The graph: inputs `ee_patch` [B, C, h, w] (the ablated boxes), then per level i ≤ depth `ee_base_i` [H·W, C]
    * (the unablated activation, channels last), `ee_index_i` [B, L] and `ee_shape_i` [4] (B, crop rows, crop columns,
    * C); output the network's scores. Gathers run on rows of channels (a memcpy each, where a gather of single floats
-   * along the last axis cost more than the convolutions it saved); a piece's leading zero Pad becomes part of its crop.
+   * along the last axis cost more than the convolutions it saved). The pieces run with their Pads folded.
    */
   private fusedModel(built: PlanAt, depth: number, channels: number[], graphs: FusedGraphs): Uint8Array {
     const { pieces, tail } = built.plan;
-    const { constants } = graphs;
     const nodes: OnnxNode[] = [];
     const inputs: GraphInput[] = [{ name: 'ee_patch', dims: ['b', channels[0], 'ph', 'pw'] }];
     const extra = new Map<string, Uint8Array>();
@@ -319,51 +275,33 @@ export class FusedIncremental {
     let patch = 'ee_patch';
     for (let i = 0; i <= depth; i++) {
       const c = channels[i];
-      const zero = `ee_zero_${i}`;
       const rows = `ee_rows_${i}`;
-      extra.set(zero, tensorProto(zero, 'float32', [1, c], new Float32Array(c)));
       extra.set(rows, tensorProto(rows, 'int64', [2], BigInt64Array.from([-1n, BigInt(c)])));
       inputs.push({ name: `ee_base_${i}`, dims: [`hw${i}`, c] }, { name: `ee_index_${i}`, dims: ['b', `l${i}`], type: 'int32' }, { name: `ee_shape_${i}`, dims: [4], type: 'int64' });
       const input = pieces[i]?.input ?? pieces[pieces.length - 1].output;
-      const pad = i < depth ? leadingPad(pieces[i]) : undefined;
-      const gathered = pad ? pad.outputs[0] : `ee_in_${i}`;
       nodes.push(
         nodeProto('Transpose', [patch], [`ee_patch_t_${i}`], { perm: [0, 2, 3, 1] }),
         nodeProto('Reshape', [`ee_patch_t_${i}`, rows], [`ee_patch_rows_${i}`]),
-        nodeProto('Concat', [`ee_base_${i}`, `ee_patch_rows_${i}`, zero], [`ee_source_${i}`], { axis: 0 }),
+        nodeProto('Concat', [`ee_base_${i}`, `ee_patch_rows_${i}`], [`ee_source_${i}`], { axis: 0 }),
         nodeProto('Gather', [`ee_source_${i}`, `ee_index_${i}`], [`ee_gathered_${i}`], { axis: 0 }),
         nodeProto('Reshape', [`ee_gathered_${i}`, `ee_shape_${i}`], [`ee_gathered_nhwc_${i}`]),
-        nodeProto('Transpose', [`ee_gathered_nhwc_${i}`], [gathered], { perm: [0, 3, 1, 2] }),
+        nodeProto('Transpose', [`ee_gathered_nhwc_${i}`], [`ee_in_${i}`], { perm: [0, 3, 1, 2] }),
       );
-      shapes.push({ name: `ee_gathered_nhwc_${i}`, dims: ['b', `gh${i}`, `gw${i}`, c] }, { name: gathered, dims: ['b', c, `gh${i}`, `gw${i}`] });
-      if (i < depth) {
-        const rename = new Map([
-          [input, `ee_in_${i}`],
-          [pieces[i].output, `ee_out_${i}`],
-        ]);
-        // Masked tensors: a Mul by `ee_mask_i_k` [B, 1, rows, cols], read by their convolution instead.
-        const readers = new Map<OnnxNode, Map<string, string>>();
-        graphs.crops[i].masks.forEach(({ tensor, reader }, k) => {
-          inputs.push({ name: `ee_mask_${i}_${k}`, dims: ['b', 1, `mh${i}_${k}`, `mw${i}_${k}`] });
-          readers.set(reader, new Map([...rename, [tensor, `ee_masked_${i}_${k}`]]));
-        });
-        for (const node of pieces[i].nodes) {
-          if (node === pad) continue;
-          if (node.op === 'Constant') {
-            nodes.push(node);
-            continue;
-          }
-          graphs.crops[i].masks.forEach(({ reader, tensor }, k) => {
-            if (reader === node) nodes.push(nodeProto('Mul', [rename.get(tensor) ?? tensor, `ee_mask_${i}_${k}`], [`ee_masked_${i}_${k}`]));
-          });
-          nodes.push(renamedNode(node, readers.get(node) ?? rename));
-        }
-        patch = `ee_out_${i}`;
-      } else {
-        const rest = [...new Set([...pieces.slice(i).flatMap((p) => p.nodes), ...tail])];
-        const rename = new Map([[input, `ee_in_${i}`]]);
-        nodes.push(...foldPads(rest, constants).map((n) => (n.op === 'Constant' ? n : renamedNode(n, rename))));
+      shapes.push({ name: `ee_gathered_nhwc_${i}`, dims: ['b', `gh${i}`, `gw${i}`, c] }, { name: `ee_in_${i}`, dims: ['b', c, `gh${i}`, `gw${i}`] });
+      const next = i < depth ? graphs.crops[i].nodes : foldPads([...new Set([...pieces.slice(i).flatMap((p) => p.nodes), ...tail])], graphs.constants);
+      // Read by several nodes (a residual block's first convolution and its Add), the gathered tensor first goes
+      // through a 1×1 max pool, an identity: onnxruntime then reorders it once into its blocked layout for all
+      // readers, and fuses the Add and Relu into the block's last convolution as in the whole network. Otherwise the
+      // Add reads the plain tensor and runs unfused, with layout reorders around it (a tenth of ResNet-50's crops).
+      let read = `ee_in_${i}`;
+      if (next.filter((n) => n.inputs.includes(input)).length > 1) {
+        read = `ee_in_blocked_${i}`;
+        nodes.push(nodeProto('MaxPool', [`ee_in_${i}`], [read], { kernel_shape: [1, 1] }));
       }
+      const rename = new Map([[input, read]]);
+      if (i < depth) rename.set(pieces[i].output, `ee_out_${i}`);
+      nodes.push(...next.map((n) => (n.op === 'Constant' ? n : renamedNode(n, rename))));
+      patch = `ee_out_${i}`;
     }
     return graphModel(this.graph, withoutRepeats(nodes), inputs, [this.graph.output], new Map([...built.values, ...extra]), shapes);
   }
@@ -465,54 +403,40 @@ export class FusedIncremental {
               const [cx0, cx1] = cropOf(ox0, ox1, gx, width);
               return { cy0, cy1, cx0, cx1, oy0, oy1, ox0, ox1 };
             });
-            cropRows = Math.max(...needs.map((x) => x.cy1 - x.cy0));
-            cropCols = Math.max(...needs.map((x) => x.cx1 - x.cx0));
-            crops = needs.map((x) => ({ cy: x.cy0, cx: x.cx0, next: { y0: x.oy0, y1: x.oy1, x0: x.ox0, x1: x.ox1, top: x.cy0 / gy.s, left: x.cx0 / gx.s } }));
+            // One crop size for the batch. A crop that would reach past the tensor's last row or column moves back
+            // to end on it (its start stays on the stride grid: `cropLength`), so every crop lies inside the tensor
+            // and meets an edge only where the whole tensor has one; the pieces' own padding then acts as in the
+            // full run, and what they make of it at a crop's inner border is outside every wanted output's field.
+            cropRows = cropLength(Math.max(...needs.map((x) => x.cy1 - x.cy0)), height, gy.s);
+            cropCols = cropLength(Math.max(...needs.map((x) => x.cx1 - x.cx0)), width, gx.s);
+            crops = needs.map((x) => {
+              const cy = Math.min(x.cy0, height - cropRows);
+              const cx = Math.min(x.cx0, width - cropCols);
+              return { cy, cx, next: { y0: x.oy0, y1: x.oy1, x0: x.ox0, x1: x.ox1, top: cy / gy.s, left: cx / gx.s } };
+            });
           } else {
             cropRows = height;
             cropCols = width;
             crops = boxes.map(() => ({ cy: 0, cx: 0, next: { y0: 0, y1: 0, x0: 0, x1: 0, top: 0, left: 0 } }));
           }
-          // Index: a crop position reads the unablated activation, its window's patch, or the zero past the edge. A
-          // leading zero Pad of the piece is part of the crop: its rows and columns read the zero (or, inside the
-          // tensor, real values that no wanted output reads).
-          const [padTop, padBottom] = i < depth ? padsOf(pieces[i], graphs.constants, 0) : [0, 0];
-          const [padLeft, padRight] = i < depth ? padsOf(pieces[i], graphs.constants, 1) : [0, 0];
-          const gatherRows = cropRows + padTop + padBottom;
-          const gatherCols = cropCols + padLeft + padRight;
+          // Index: a crop position reads its window's patch inside the window's box, else the unablated activation.
           const plane = height * width;
           const patchSize = placedRows * placedCols;
-          const zero = plane + batch * patchSize;
-          const length = gatherRows * gatherCols;
+          const length = cropRows * cropCols;
           const index = new Int32Array(batch * length);
           crops.forEach(({ cy, cx }, b) => {
             const box = boxes[b];
             let at = b * length;
-            for (let y = cy - padTop; y < cy + cropRows + padBottom; y++) {
-              for (let x = cx - padLeft; x < cx + cropCols + padRight; x++) {
-                if (y < 0 || x < 0 || y >= height || x >= width) index[at++] = zero;
-                else if (y >= box.y0 && y < box.y1 && x >= box.x0 && x < box.x1) index[at++] = plane + b * patchSize + (y - box.top) * placedCols + x - box.left;
+            for (let y = cy; y < cy + cropRows; y++) {
+              for (let x = cx; x < cx + cropCols; x++) {
+                if (y >= box.y0 && y < box.y1 && x >= box.x0 && x < box.x1) index[at++] = plane + b * patchSize + (y - box.top) * placedCols + x - box.left;
                 else index[at++] = y * width + x;
               }
             }
           });
           feeds[`ee_base_${i}`] = bases[i];
           feeds[`ee_index_${i}`] = new runtime.Tensor('int32', index, [batch, length]);
-          feeds[`ee_shape_${i}`] = new runtime.Tensor('int64', BigInt64Array.from([BigInt(batch), BigInt(gatherRows), BigInt(gatherCols), BigInt(channelCount)]), [4]);
-          if (i < depth) {
-            // Each masked tensor: 1 where its crop position lies inside the whole tensor. Crops start on the piece's
-            // stride grid, so crop position r of a tensor s times coarser is position start / s + r of the whole.
-            graphs.crops[i].masks.forEach(({ path }, k) => {
-              const [sy, sx] = [strideAlong(path, 0), strideAlong(path, 1)];
-              const [fullRows, fullCols] = [lengthAlong(path, graphs.constants, 0, height), lengthAlong(path, graphs.constants, 1, width)];
-              const [rowsOf, colsOf] = [lengthAlong(path, graphs.constants, 0, cropRows), lengthAlong(path, graphs.constants, 1, cropCols)];
-              const mask = new Float32Array(batch * rowsOf * colsOf);
-              crops.forEach(({ cy, cx }, b) => {
-                for (let r = 0; r < rowsOf && cy / sy + r < fullRows; r++) mask.fill(1, (b * rowsOf + r) * colsOf, (b * rowsOf + r) * colsOf + Math.max(0, Math.min(colsOf, fullCols - cx / sx)));
-              });
-              feeds[`ee_mask_${i}_${k}`] = new runtime.Tensor('float32', mask, [batch, 1, rowsOf, colsOf]);
-            });
-          }
+          feeds[`ee_shape_${i}`] = new runtime.Tensor('int64', BigInt64Array.from([BigInt(batch), BigInt(cropRows), BigInt(cropCols), BigInt(channelCount)]), [4]);
           const macs = (i < depth ? pieces.slice(i, i + 1) : pieces.slice(i)).reduce((sum, p, j) => sum + p.macsPerPosition * dims[i + j][2] * dims[i + j][3], 0);
           flops.full += macs * batch;
           flops.incremental += i < depth ? pieces[i].macsPerPosition * length * batch : macs * batch;
