@@ -7,7 +7,7 @@ import type { BackendInfo, ExplainResult, ModelInfo, RawAttributeOptions, Worker
 
 
 export interface JobOptions {
-  /** Called after each batch; `partial` is the map of the windows done so far (Occlusion with `partial: true`). */
+  /** Called after each batch; `partial`, when present, is the map so far (Occlusion with `partial: true`: after its coarse grid, then at most every 100 ms, and at the end). */
   onProgress?: (done: number, total: number, partial?: Float32Array) => void;
   signal?: AbortSignal;
 }

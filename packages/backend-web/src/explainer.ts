@@ -32,7 +32,7 @@ export interface ExplainOptions {
   visTypes?: VisMethod[][];
   /** The sign of each panel, same rows as visTypes; default 'all' everywhere. */
   visSigns?: VisSign[][];
-  /** Called after each batch of the attribution; with `partial: true`, Occlusion also gives the map so far. */
+  /** Called after each batch of the attribution; with `partial: true`, Occlusion also gives the map so far (after its coarse grid, then at most every 100 ms). */
   onProgress?: (done: number, total: number, partial?: Float32Array) => void;
   /** Occlusion: run a coarse grid of windows first and report partial maps (the final map is the same). */
   partial?: boolean;

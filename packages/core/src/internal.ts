@@ -10,6 +10,7 @@ export {
   defaultPerturbationsPerEval,
   fullForwardScorer,
   MAX_DEFAULT_PERTURBATIONS_PER_EVAL,
+  PARTIAL_INTERVAL_MS,
   PERTURBATION_BATCH_BYTES,
   type AblationContext,
   type AblationOptions,

@@ -149,7 +149,7 @@ export interface MethodRun {
   onWarning?: (message: string) => void;
   /** Occlusion: evaluate a coarse grid of windows first (see AblationOptions.progressive). */
   progressive?: boolean;
-  /** Occlusion: the map so far after each batch (NHWC, the input's shape). */
+  /** Occlusion: the map so far (NHWC, the input's shape), after the coarse grid, then at most every 100 ms, and at the end (see AblationOptions.onPartial). */
   onPartial?: (map: Float32Array, done: number, total: number) => void;
 }
 

@@ -16,3 +16,10 @@ declare function setTimeout(callback: () => void, ms?: number): unknown;
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
+
+declare const performance: { now(): number } | undefined;
+
+/** Milliseconds from an arbitrary origin: `performance.now()` where the host has it (browsers, Node), else the date. */
+export function nowMs(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}

@@ -2,7 +2,7 @@
 // known exactly, whichever side scores, and the model's predict is never run while an engine answers.
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { asModel, Occlusion, setOcclusionEngine, type AblationScorerFactory } from '@easy-explain/core/internal';
+import { asModel, inThreadPoolWorker, Occlusion, occlusionPoolScorer, setOcclusionEngine, type AblationScorerFactory, type OcclusionPoolWorker } from '@easy-explain/core/internal';
 import { useBackend } from './helpers';
 
 // f(x) = [Σx, 2·Σx]: ablating a region with baseline 0 drops class 1's score by 2·Σ(region).
@@ -189,5 +189,37 @@ describe('Occlusion with a model engine', () => {
     expect(disposed).toBe(1);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([reference, x]);
+  });
+
+  it('deals the longer slice of each batch to the workers in turn, so they end together; the map is the same', async () => {
+    await useBackend('cpu');
+    const x = tf.tensor4d(Array.from({ length: 8 * 8 * 2 }, (_, i) => (i % 7) / 7), [1, 8, 8, 2]);
+    // 49 windows in batches of 3, each cut into slices of 2 + 1 for 2 workers (as the native engine cuts 27 into 14 + 13).
+    const options = { target: 1, slidingWindowShapes: [2, 2, 2] as [number, number, number], strides: 1, perturbationsPerEval: 3 };
+    const reference = await new Occlusion(toy()).attribute(x, options);
+    const expected = Array.from(reference.dataSync());
+    reference.dispose();
+    const before = tf.memory().numTensors;
+    const windows = [0, 0];
+    const workers: OcclusionPoolWorker[] = [0, 1].map((w) => {
+      const inner = inThreadPoolWorker(toy());
+      return {
+        request(message) {
+          if (message.type === 'score') windows[w] += message.regions.length;
+          return inner.request(message);
+        },
+      };
+    });
+    const pooled = occlusionPoolScorer(async () => workers, { workers: 2 });
+    const factory: AblationScorerFactory = (context) => pooled({ ...context, perturbationsPerEval: 2 });
+    const map = await new Occlusion(toy()).attribute(x, { ...options, scorer: factory });
+    expect(maxError(map.dataSync(), expected)).toBeLessThan(1e-5);
+    map.dispose();
+    // 16 batches of 2 + 1 and a last one of 1: dealt from worker 0, then 1, then 0… each gets 24 or 25 windows
+    // (33 and 16 if every batch's first slice went to worker 0).
+    expect(windows[0] + windows[1]).toBe(49);
+    expect(Math.abs(windows[0] - windows[1])).toBeLessThanOrEqual(1);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
   });
 });

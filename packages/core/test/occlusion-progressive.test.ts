@@ -67,6 +67,7 @@ describe('progressive Occlusion (wasm, reference fixture)', () => {
       const progressive = await new Occlusion(model).attribute(x, {
         ...options,
         progressive: true,
+        partialIntervalMs: 0,
         onPartial: (map, done, total) => partials.push({ map, done, total }),
       });
       const total = partials[0].total;
@@ -76,7 +77,7 @@ describe('progressive Occlusion (wasm, reference fixture)', () => {
       expect(partials[0].done).toBeGreaterThan(1);
       expect(partials[0].done).toBeLessThanOrEqual(Math.max(4, total / 40));
       expect(partials[0].map.some((v) => v !== 0)).toBe(true);
-      // After it, one report per batch.
+      // After it, with partialIntervalMs 0, one report per batch.
       expect(partials.length).toBe(total - partials[0].done + 1);
       expect(Array.from(progressive.dataSync())).toEqual(Array.from(plain.dataSync()));
       expect(Array.from(partials.at(-1)!.map)).toEqual(Array.from(plain.dataSync()));
@@ -85,4 +86,56 @@ describe('progressive Occlusion (wasm, reference fixture)', () => {
       x.dispose();
     });
   }
+
+  it('later previews: the windows done so far where they have been, the first map elsewhere; at most one per partialIntervalMs', async () => {
+    // f = the mean of channel 0, so a window's score drop is known: the sum of its channel-0 values / (H·W).
+    const channelMeans = asModel((images: tf.Tensor4D) => tf.tidy(() => tf.mean(images, [1, 2]) as tf.Tensor2D));
+    const [h, w, size, stride] = [64, 64, 16, 8];
+    const x = tf.randomUniform([1, h, w, 3], 0.1, 1) as tf.Tensor4D;
+    const pixels = x.dataSync();
+    const before = tf.memory().numTensors;
+    const options = { target: 0, slidingWindowShapes: [size, size, 3] as [number, number, number], strides: [stride, stride, 3] as [number, number, number], perturbationsPerEval: 1, progressive: true };
+    const occlusion = new Occlusion(channelMeans);
+    type Hidden = { regions(shape: number[], o: object): Array<{ start: number[]; end: number[] }>; coarseRegions(r: unknown[], shape: number[], o: object): number[] };
+    const regions = (occlusion as unknown as Hidden).regions([1, h, w, 3], options);
+    const coarse = (occlusion as unknown as Hidden).coarseRegions(regions, [1, h, w, 3], options);
+    const order = [...coarse, ...regions.map((_, i) => i).filter((i) => !coarse.includes(i))];
+    const drop = regions.map(({ start, end }) => {
+      let sum = 0;
+      for (let y = start[0]; y < end[0]; y++) for (let xx = start[1]; xx < end[1]; xx++) sum += pixels[(y * w + xx) * 3];
+      return sum / (h * w);
+    });
+    const maxDrop = Math.max(...drop);
+
+    const partials: Array<{ map: Float32Array; done: number }> = [];
+    const map = await occlusion.attribute(x, { ...options, partialIntervalMs: 0, onPartial: (m, done) => partials.push({ map: m, done }) });
+    expect(partials.map((p) => p.done)).toEqual([coarse.length, ...order.slice(coarse.length).map((_, k) => coarse.length + k + 1)]);
+    for (const { map: preview, done } of partials.slice(1)) {
+      const sums = new Float64Array(h * w);
+      const counts = new Uint32Array(h * w);
+      for (const r of order.slice(0, done)) {
+        const { start, end } = regions[r];
+        for (let y = start[0]; y < end[0]; y++) for (let xx = start[1]; xx < end[1]; xx++) (sums[y * w + xx] += drop[r]), counts[y * w + xx]++;
+      }
+      for (let p = 0; p < h * w; p++) {
+        for (let c = 0; c < 3; c++) {
+          const expected = counts[p] ? sums[p] / counts[p] : partials[0].map[p * 3 + c];
+          // float32 means against float64 sums here: ~1e-7 apart; a value borrowed from elsewhere is ~1e-3 off.
+          expect(Math.abs(preview[p * 3 + c] - expected)).toBeLessThanOrEqual(1e-4 * maxDrop);
+        }
+      }
+    }
+
+    // A long interval: the coarse map and the final one only, the final equal to the map returned.
+    const sparse: number[] = [];
+    const last: Float32Array[] = [];
+    const again = await occlusion.attribute(x, { ...options, partialIntervalMs: 1e9, onPartial: (m, done) => (sparse.push(done), last.push(m)) });
+    expect(sparse).toEqual([coarse.length, regions.length]);
+    expect(Array.from(last[1])).toEqual(Array.from(again.dataSync()));
+    expect(Array.from(again.dataSync())).toEqual(Array.from(map.dataSync()));
+    await expect(occlusion.attribute(x, { ...options, partialIntervalMs: -1, onPartial: () => {} })).rejects.toMatchObject({ code: 'invalid_option' });
+    tf.dispose([map, again]);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
 });

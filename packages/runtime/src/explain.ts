@@ -71,7 +71,8 @@ export interface EasyExplainOptions<Image = unknown> {
   onProgress?: (done: number, total: number) => void;
   /**
    * Occlusion: called with the map so far ([1,h,w,C] values), first once a coarse grid of windows is in (at most
-   * 1/25 of the work), then after each batch. The final attribution is the same as without it.
+   * 1/40 of the work), then after a batch at most every 100 ms (`PARTIAL_INTERVAL_MS`), and at the end. The final
+   * attribution is the same as without it.
    */
   onPartial?: (map: Float32Array, done: number, total: number) => void;
   /**

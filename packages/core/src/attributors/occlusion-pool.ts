@@ -131,7 +131,7 @@ let nextJob = 1;
 /**
  * The caller's side: a scorer over the workers `acquire` returns. Each worker gets the run's input, baseline and
  * targets once; then every batch of regions is cut into slices of `perturbationsPerEval` (the single-thread
- * batches), slice k going to worker k mod count, and the scores are concatenated in region order. On abort the
+ * batches), slice k of call j going to worker (j + k) mod count, and the scores are concatenated in region order. On abort the
  * batch rejects at once; the workers finish the slice they are on and then drop the job.
  */
 export function occlusionPoolScorer(
@@ -174,6 +174,10 @@ export function occlusionPoolScorer(
 
     const slice = context.perturbationsPerEval;
     const [{ inputScores, classes }] = started;
+    // The worker dealt a call's first slice moves on by one each call: a batch of 27 cut 14 + 13 would otherwise give
+    // the first worker one window more every time, and the others would wait for it at the end of the run
+    // (16 windows, ~0.2–0.4 s of a ResNet-50 job on 2 workers).
+    let calls = 0;
     return {
       inputScores: inputScores && classes ? { scores: inputScores, classes } : undefined,
       // Each worker answers its requests in order: the next batch's slices queue behind the current ones.
@@ -183,7 +187,8 @@ export function occlusionPoolScorer(
         const parts: Promise<OcclusionPoolReply>[] = [];
         // A call shorter than a slice per worker (a progressive run's coarse pass) is shared out evenly.
         const size = Math.min(slice, Math.ceil(regions.length / workers.length));
-        for (let i = 0, k = 0; i < regions.length; i += size, k++) {
+        const first = calls++;
+        for (let i = 0, k = first; i < regions.length; i += size, k++) {
           parts.push(workers[k % workers.length].request({ type: 'score', job, regions: regions.slice(i, i + size) }));
         }
         parts.forEach((p) => p.catch(() => {}));
