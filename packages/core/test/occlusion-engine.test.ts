@@ -38,6 +38,17 @@ function arrayEngine(calls: { predictInput: number; regions: number }): Ablation
   ) as unknown as AblationScorerFactory;
 }
 
+/** An 8×8×2 input, 2×2 windows at stride 1 (7 × 7 = 49 windows) in batches of `perturbationsPerEval`, and the toy model's map of it on TF.js. */
+async function toyJob(perturbationsPerEval: number) {
+  await useBackend('cpu');
+  const x = tf.tensor4d(Array.from({ length: 8 * 8 * 2 }, (_, i) => (i % 9) / 9), [1, 8, 8, 2]);
+  const options = { target: 1, slidingWindowShapes: [2, 2, 2] as [number, number, number], strides: 1, perturbationsPerEval };
+  const reference = await new Occlusion(toy()).attribute(x, options);
+  const expected = Array.from(reference.dataSync());
+  reference.dispose();
+  return { x, options, expected };
+}
+
 const maxError = (a: ArrayLike<number>, b: number[]) => Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i])));
 // float32 sums of 8 values below 1: rounding stays under 1e-6; 1e-5 still fails on any wrong window.
 
@@ -113,12 +124,8 @@ describe('Occlusion with a model engine', () => {
   });
 
   it('hands a pipelined scorer its next batch before the current one settles, never during the coarse pass; the map is the same', async () => {
-    await useBackend('cpu');
-    const x = tf.tensor4d(Array.from({ length: 8 * 8 * 2 }, (_, i) => (i % 9) / 9), [1, 8, 8, 2]);
-    // 7 × 7 = 49 windows: a coarse pass of 4 (the corners), then 45 in batches of 5.
-    const options = { target: 1, slidingWindowShapes: [2, 2, 2] as [number, number, number], strides: 1, perturbationsPerEval: 5 };
-    const reference = await new Occlusion(toy()).attribute(x, options);
-    const expected = Array.from(reference.dataSync());
+    // A coarse pass of 4 (the corners), then 45 windows in batches of 5.
+    const { x, options, expected } = await toyJob(5);
     const before = tf.memory().numTensors;
     for (const pipelined of [true, false]) {
       const engine = arrayEngine({ predictInput: 0, regions: 0 });
@@ -188,17 +195,12 @@ describe('Occlusion with a model engine', () => {
     await expect(new Occlusion(toy()).attribute(x, { ...options, scorer: aborting, signal: controller.signal })).rejects.toMatchObject({ code: 'aborted' });
     expect(disposed).toBe(1);
     expect(tf.memory().numTensors).toBe(before);
-    tf.dispose([reference, x]);
+    x.dispose();
   });
 
   it('deals the longer slice of each batch to the workers in turn, so they end together; the map is the same', async () => {
-    await useBackend('cpu');
-    const x = tf.tensor4d(Array.from({ length: 8 * 8 * 2 }, (_, i) => (i % 7) / 7), [1, 8, 8, 2]);
-    // 49 windows in batches of 3, each cut into slices of 2 + 1 for 2 workers (as the native engine cuts 27 into 14 + 13).
-    const options = { target: 1, slidingWindowShapes: [2, 2, 2] as [number, number, number], strides: 1, perturbationsPerEval: 3 };
-    const reference = await new Occlusion(toy()).attribute(x, options);
-    const expected = Array.from(reference.dataSync());
-    reference.dispose();
+    // Batches of 3, each cut into slices of 2 + 1 for 2 workers (as the native engine cuts 27 into 14 + 13).
+    const { x, options, expected } = await toyJob(3);
     const before = tf.memory().numTensors;
     const windows = [0, 0];
     const workers: OcclusionPoolWorker[] = [0, 1].map((w) => {
