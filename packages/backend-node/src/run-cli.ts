@@ -334,6 +334,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
                   reported = true;
                 };
               })(),
+        // The CLI reports the coarse map only: no preview after it is built.
+        partialIntervalMs: Infinity,
         onWarning: (message) => note(`warning: ${message}\n`),
       });
       progress.finish();

@@ -57,6 +57,19 @@ describe('runEasyExplain', () => {
     expect(result.explanation.backend).toBe('wasm');
   });
 
+  it('passes partialIntervalMs on: after every batch at 0, the coarse and the final map only at Infinity (as the CLI asks)', async () => {
+    // 16 windows: the 4 corners first, then 12 in batches of 2.
+    const options = { image: image('chelsea.png'), methodOptions: { ...coarse.methodOptions, perturbationsPerEval: 2, workers: 1 }, visTypes: [['heat_map']] as Array<Array<'heat_map'>>, visSigns: [['all']] as Array<Array<'all'>> };
+    const reports: number[][] = [];
+    for (const partialIntervalMs of [0, Infinity]) {
+      const done: number[] = [];
+      const result = await runEasyExplain(mobilenet, { ...options, partialIntervalMs, onPartial: (_map, d) => done.push(d) });
+      result.attribution.dispose();
+      reports.push(done);
+    }
+    expect(reports).toEqual([[4, 6, 8, 10, 12, 14, 16], [4, 16]]);
+  });
+
   it('writes figure-N.png and explanation.json into outDir, explaining the requested target', async () => {
     const out = join(dir, 'out');
     const result = await runEasyExplain(mobilenet, { image: image('coffee.png'), target: 504, outDir: out, ...coarse });

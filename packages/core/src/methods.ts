@@ -151,6 +151,8 @@ export interface MethodRun {
   progressive?: boolean;
   /** Occlusion: the map so far (NHWC, the input's shape), after the coarse grid, then at most every 100 ms, and at the end (see AblationOptions.onPartial). */
   onPartial?: (map: Float32Array, done: number, total: number) => void;
+  /** Occlusion: the least time between two partial maps after the coarse one, ms (see AblationOptions.partialIntervalMs). */
+  partialIntervalMs?: number;
 }
 
 export interface MethodResult {

@@ -75,6 +75,8 @@ export interface EasyExplainOptions<Image = unknown> {
    * attribution is the same as without it.
    */
   onPartial?: (map: Float32Array, done: number, total: number) => void;
+  /** Occlusion: the least time between two partial maps after the first, in ms (default 100; `Infinity`: the coarse map and the final one only). */
+  partialIntervalMs?: number;
   /**
    * Faithfulness metrics of the attribution, by name (`deletion`, `insertion`, `infidelity`, `sensitivity_max`,
    * `model_randomization`): their numbers go into the result and explanation.json; deletion and insertion curves are
@@ -258,7 +260,7 @@ export async function explainImage<Image, F extends FigureInfo>(
     options.onPredictions?.(predictions, target);
 
     t0 = now();
-    const partial = options.onPartial ? { progressive: true, onPartial: options.onPartial } : {};
+    const partial = options.onPartial ? { progressive: true, onPartial: options.onPartial, partialIntervalMs: options.partialIntervalMs } : {};
     const run = { target, onProgress: options.onProgress, onWarning: options.onWarning, signal, ...partial };
     const result = await runMethod(method, model, input, run, methodOptions, true);
     attribution = result.attribution;
