@@ -2,7 +2,7 @@
 // '@easy-explain/core/internal' only inside this project.
 export * from './index.js';
 export { throwIfAborted } from './errors.js';
-export { yieldToEventLoop } from './platform.js';
+export { nowMs, yieldToEventLoop } from './platform.js';
 export { predictScores } from './model.js';
 export { baselineValues, checkImageBatch, positiveInteger, resolveTargets } from './attributors/attributor.js';
 export {

@@ -21,7 +21,7 @@ import {
   type Prediction,
   type PreprocessPreset,
 } from '@easy-explain/core';
-import { checkPreset, methodEntry, throwIfAborted } from '@easy-explain/core/internal';
+import { checkPreset, methodEntry, nowMs, throwIfAborted } from '@easy-explain/core/internal';
 import { predictionName, type HWC, type PanelSpec, type VisMethod, type VisSign } from '@easy-explain/viz';
 import { imagenetLabels, resolveLabels, type LabelsSource } from './labels.js';
 import { prepareInput, type RgbImage } from './prepare.js';
@@ -161,9 +161,7 @@ export interface ExplainPlatform<Image, F extends FigureInfo> {
   ): Promise<F>;
 }
 
-// performance exists in Node and browsers; core's lib types know neither.
-const now = (): number => (globalThis as unknown as { performance: { now(): number } }).performance.now();
-const ms = (t0: number) => Math.round(now() - t0);
+const ms = (t0: number) => Math.round(nowMs() - t0);
 
 /** Tensors in method parameters become their shape, so explanation.json stays small and valid. */
 function jsonSafe(parameters: Record<string, unknown>): Record<string, unknown> {
@@ -229,7 +227,7 @@ export async function explainImage<Image, F extends FigureInfo>(
   const backend = await platform.ensureBackend();
   const timings: Record<string, number> = { ...options.record?.timings };
 
-  let t0 = now();
+  let t0 = nowMs();
   const given = options.image;
   const decoded = given instanceof tf.Tensor ? given : await platform.decodeImage(given as Image, signal);
   const imageSize = decoded instanceof tf.Tensor ? [decoded.shape[0], decoded.shape[1]] : [decoded.height, decoded.width];
@@ -245,7 +243,7 @@ export async function explainImage<Image, F extends FigureInfo>(
     const methodOptions = entry.resolve((layered ?? {}) as MethodOptions, input.shape);
     throwIfAborted(signal);
 
-    t0 = now();
+    t0 = nowMs();
     const named = (await resolveLabels(options.labels, (where) => platform.readLabels(where, signal))) ?? model.labels;
     // All classes ranked in one forward pass: their count picks default labels when none are given.
     const ranked = await predictClasses(model, input, named, Number.MAX_SAFE_INTEGER);
@@ -259,14 +257,14 @@ export async function explainImage<Image, F extends FigureInfo>(
     timings.predictMs = ms(t0);
     options.onPredictions?.(predictions, target);
 
-    t0 = now();
+    t0 = nowMs();
     const partial = options.onPartial ? { progressive: true, onPartial: options.onPartial, partialIntervalMs: options.partialIntervalMs } : {};
     const run = { target, onProgress: options.onProgress, onWarning: options.onWarning, signal, ...partial };
     const result = await runMethod(method, model, input, run, methodOptions, true);
     attribution = result.attribution;
     timings.attributionMs = ms(t0);
 
-    t0 = now();
+    t0 = nowMs();
     const [, h, w, c] = attribution.shape;
     const attrHWC: HWC = { data: (await attribution.data()) as Float32Array, height: h, width: w, channels: c };
     const figures: F[] = [];
@@ -284,7 +282,7 @@ export async function explainImage<Image, F extends FigureInfo>(
     let metrics: Partial<Record<MetricName, MetricResult>> | undefined;
     let metricFigure: F | undefined;
     if (options.metrics?.length) {
-      t0 = now();
+      t0 = nowMs();
       metrics = {};
       // sensitivity_max and model_randomization recompute the explanation: the same method and options.
       const explain = async (m: Model, x: tf.Tensor4D, o: { target: number[] }) => (await runMethod(method, m, x, { target: o.target, signal }, methodOptions, true)).attribution;
