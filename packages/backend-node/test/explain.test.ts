@@ -61,6 +61,7 @@ describe('runEasyExplain', () => {
     // 16 windows: the 4 corners first, then 12 in batches of 2.
     const options = { image: image('chelsea.png'), methodOptions: { ...coarse.methodOptions, perturbationsPerEval: 2, workers: 1 }, visTypes: [['heat_map']] as Array<Array<'heat_map'>>, visSigns: [['all']] as Array<Array<'all'>> };
     const reports: number[][] = [];
+    const before = tf.memory().numTensors;
     for (const partialIntervalMs of [0, Infinity]) {
       const done: number[] = [];
       const result = await runEasyExplain(mobilenet, { ...options, partialIntervalMs, onPartial: (_map, d) => done.push(d) });
@@ -68,6 +69,8 @@ describe('runEasyExplain', () => {
       reports.push(done);
     }
     expect(reports).toEqual([[4, 6, 8, 10, 12, 14, 16], [4, 16]]);
+    await expect(runEasyExplain(mobilenet, { ...options, partialIntervalMs: -1, onPartial: () => {} })).rejects.toMatchObject({ code: 'invalid_option' });
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('writes figure-N.png and explanation.json into outDir, explaining the requested target', async () => {
