@@ -231,6 +231,31 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
     x.dispose();
   });
 
+  it('jobs one after another and at once on one engine each get their own map', async () => {
+    await setupBackend('cpu');
+    const bytes = readFileSync(join(ONNX, 'mobilenet_v1_0.75.onnx'));
+    const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 2, incremental: false }))!;
+    const engine = (await OnnxEngine.create(bytes, { workers: 1, threads: 2 }))!;
+    const before = tf.memory().numTensors;
+    const images = ['mobilenet_v1_0.75/input', 'resnet18/input'].map((name) => tf.tensor4d(readBin(index.arrays[name].file), [1, 224, 224, 3]));
+    const options = { target: 281, slidingWindowShapes: [56, 56, 3] as [number, number, number], strides: [28, 28, 3] as [number, number, number], baselines: 0, perturbationsPerEval: 8 };
+    const expected = await Promise.all(images.map(async (x) => (await mapsOf([full], x, options))[0]));
+    const oneByOne = [(await mapsOf([engine], images[0], options))[0], (await mapsOf([engine], images[1], options))[0]];
+    const atOnce = await Promise.all(images.map(async (x) => (await mapsOf([engine], x, options))[0]));
+    for (const maps of [oneByOne, atOnce]) {
+      maps.forEach((map, i) => {
+        const maxAbs = expected[i].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        expect(maxAbs).toBeGreaterThan(0);
+        expect(maxAbsDiff(map, expected[i]) / maxAbs).toBeLessThan(1e-4);
+      });
+    }
+    // The two images' maps differ far beyond that bar: a job reading the other's activations would fail above.
+    expect(maxAbsDiff(expected[0], expected[1])).toBeGreaterThan(0.1 * expected[0].reduce((m, v) => Math.max(m, Math.abs(v)), 0));
+    tf.dispose(images);
+    expect(tf.memory().numTensors).toBe(before);
+    await Promise.all([full.dispose(), engine.dispose()]);
+  });
+
   it('a batch of two images runs the per-piece scorer and equals full forwards within 1e-4 of the maximum', async () => {
     const bytes = readFileSync(join(ONNX, 'mobilenet_v1_0.75.onnx'));
     const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 2, incremental: false }))!;

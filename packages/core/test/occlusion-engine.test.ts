@@ -2,7 +2,7 @@
 // known exactly, whichever side scores, and the model's predict is never run while an engine answers.
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { asModel, inThreadPoolWorker, Occlusion, occlusionPoolScorer, setOcclusionEngine, type AblationScorerFactory, type OcclusionPoolWorker } from '@easy-explain/core/internal';
+import { asModel, ExplainError, inThreadPoolWorker, Occlusion, occlusionPoolScorer, setOcclusionEngine, type AblationScorerFactory, type OcclusionPoolWorker } from '@easy-explain/core/internal';
 import { useBackend } from './helpers';
 
 // f(x) = [Σx, 2·Σx]: ablating a region with baseline 0 drops class 1's score by 2·Σ(region).
@@ -194,6 +194,49 @@ describe('Occlusion with a model engine', () => {
     );
     await expect(new Occlusion(toy()).attribute(x, { ...options, scorer: aborting, signal: controller.signal })).rejects.toMatchObject({ code: 'aborted' });
     expect(disposed).toBe(1);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
+
+  it("sends the first batch right behind the workers' start, before they reply; a start that fails is the run's error", async () => {
+    const { x, options, expected } = await toyJob(8);
+    const before = tf.memory().numTensors;
+    const events: string[] = [];
+    const poolOf = (fail: boolean) => {
+      const workers: OcclusionPoolWorker[] = [0, 1].map((w) => {
+        const inner = inThreadPoolWorker(toy());
+        // Answered one at a time, in the order sent, as a worker thread does.
+        let queue: Promise<unknown> = Promise.resolve();
+        return {
+          request(message) {
+            events.push(`${message.type} ${w}`);
+            const reply = queue.then(async () => {
+              if (message.type === 'start') {
+                // The start takes a while (a native worker's whole-network pass); the batch is queued by then.
+                await new Promise((resolve) => setTimeout(resolve, 20));
+                events.push(`started ${w}`);
+                if (fail) throw new ExplainError('worker_failed', `worker ${w} could not start`);
+              }
+              return inner.request(message);
+            });
+            queue = reply.catch(() => {});
+            return reply;
+          },
+        };
+      });
+      return occlusionPoolScorer(async () => workers, { workers: 2 });
+    };
+    const map = await new Occlusion(toy()).attribute(x, { ...options, scorer: poolOf(false) });
+    expect(maxError(map.dataSync(), expected)).toBeLessThan(1e-5);
+    map.dispose();
+    // Both workers have the first batch's slices before either has started (it fails if the pool waits for them).
+    expect(events.slice(0, 4)).toEqual(['start 0', 'start 1', 'score 0', 'score 1']);
+    expect(events.indexOf('started 0')).toBeGreaterThan(3);
+
+    events.length = 0;
+    await expect(new Occlusion(toy()).attribute(x, { ...options, scorer: poolOf(true) })).rejects.toMatchObject({ code: 'worker_failed', message: 'worker 0 could not start' });
+    // Both workers are told the job ended.
+    expect(events.filter((e) => e.startsWith('end')).sort()).toEqual(['end 0', 'end 1']);
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
   });

@@ -42,7 +42,8 @@ async function main(): Promise<void> {
         const scorer = await (request.incremental === false ? engine.fullForwardScorer : scorerOf)(context);
         jobs.set(request.job, scorer);
         // f(x), when the scorer computed it while starting: the caller then runs no forward pass of its own.
-        return scorer.inputScores ? { inputScores: scorer.inputScores.scores, classes: scorer.inputScores.classes } : {};
+        const own = await scorer.inputScores;
+        return own ? { inputScores: own.scores, classes: own.classes } : {};
       }
       case 'score': {
         const scorer = jobs.get(request.job);

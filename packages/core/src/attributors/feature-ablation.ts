@@ -39,14 +39,22 @@ export interface AblationContext {
 export interface AblationScorer {
   scoreRegions(regions: Region[]): Promise<Float32Array>;
   dispose(): void | Promise<void>;
-  /** f(x), the unperturbed input's scores [N, classes], when the scorer computed them while it started. */
-  inputScores?: { scores: Float32Array; classes: number };
+  /**
+   * f(x), the unperturbed input's scores [N, classes], when the scorer computes them while it starts: a promise from a
+   * scorer that returns before its start-up ends (workers), undefined inside it when it turned out not to.
+   */
+  inputScores?: InputScores | Promise<InputScores | undefined>;
   /**
    * `scoreRegions` may be called again before the previous call settles, and the calls are answered in order
    * (scorers on worker threads). The next batch is then handed over before the current one's scores are used, so
    * no worker waits while this thread sums scores and builds previews.
    */
   pipelined?: boolean;
+}
+/** A model's scores for a batch, [N, classes] row-major. */
+export interface InputScores {
+  scores: Float32Array;
+  classes: number;
 }
 export type AblationScorerFactory = ((context: AblationContext) => AblationScorer | Promise<AblationScorer>) & {
   /**
@@ -178,7 +186,7 @@ export abstract class AblationAttributor<Options extends AblationOptions> implem
     const scorer = await (factory ?? fullForwardScorer)(context);
     if (initialTarget === undefined) {
       const own = scorer.inputScores;
-      initialTarget = targetScores(own ? Promise.resolve(own) : factory!.predictInput!(inputData, shape));
+      initialTarget = targetScores(Promise.resolve(own).then((scores) => scores ?? factory!.predictInput!(inputData, shape)));
     }
     const score = (b: number) => {
       const scoring = scorer.scoreRegions(batches[b].map((i) => regions[i]));

@@ -149,37 +149,39 @@ export function occlusionPoolScorer(
       const ends = workers.map((w) => w.request({ type: 'end', job }).catch(() => {}));
       if (!signal?.aborted) await Promise.all(ends);
     };
-    let started: OcclusionPoolReply[];
-    try {
-      const starts = workers.map((w) =>
-        w.request({
-          type: 'start',
-          job,
-          inputData: context.inputData,
-          baseline: context.baseline,
-          shape: context.shape,
-          targets: context.targets,
-          perturbationsPerEval: context.perturbationsPerEval,
-          incremental: options.incremental,
-        }),
-      );
-      starts.forEach((p) => p.catch(() => {}));
-      started = await abortable(Promise.all(starts), signal);
-    } catch (error) {
-      void end();
-      throw error;
-    }
-    // Every worker says the same (e.g. why incremental inference is off): tell it once.
-    for (const warning of new Set(started.flatMap((r) => r.warnings ?? []))) options.onWarning?.(warning);
-
+    // The first batch is sent right behind the start instead of after its replies: each worker answers in order,
+    // so it scores the batch as soon as it has started, and this thread's turn between the two drops out of the
+    // time to the first map. The start's failure or abort is reported by the first batch (and by f(x)).
+    const starts = workers.map((w) =>
+      w.request({
+        type: 'start',
+        job,
+        inputData: context.inputData,
+        baseline: context.baseline,
+        shape: context.shape,
+        targets: context.targets,
+        perturbationsPerEval: context.perturbationsPerEval,
+        incremental: options.incremental,
+      }),
+    );
+    starts.forEach((p) => p.catch(() => {}));
+    const started = abortable(Promise.all(starts), signal);
+    started.then(
+      // Every worker says the same (e.g. why incremental inference is off): tell it once.
+      (replies) => {
+        for (const warning of new Set(replies.flatMap((r) => r.warnings ?? []))) options.onWarning?.(warning);
+      },
+      () => {},
+    );
     const slice = context.perturbationsPerEval;
-    const [{ inputScores, classes }] = started;
     // The worker dealt a call's first slice moves on by one each call: a batch of 27 cut 14 + 13 would otherwise give
     // the first worker one window more every time, and the others would wait for it at the end of the run
     // (16 windows, ~0.2–0.4 s of a ResNet-50 job on 2 workers).
     let calls = 0;
+    const inputScores = started.then(([{ inputScores, classes }]) => (inputScores && classes ? { scores: inputScores, classes } : undefined));
+    inputScores.catch(() => {}); // the start's failure is the first batch's to report
     return {
-      inputScores: inputScores && classes ? { scores: inputScores, classes } : undefined,
+      inputScores,
       // Each worker answers its requests in order: the next batch's slices queue behind the current ones.
       pipelined: true,
       async scoreRegions(regions: Region[]) {
@@ -192,6 +194,7 @@ export function occlusionPoolScorer(
           parts.push(workers[k % workers.length].request({ type: 'score', job, regions: regions.slice(i, i + size) }));
         }
         parts.forEach((p) => p.catch(() => {}));
+        await started;
         const replies = await abortable(Promise.all(parts), signal);
         const scores = new Float32Array(replies.reduce((sum, r) => sum + (r.scores?.length ?? 0), 0));
         let offset = 0;
