@@ -33,10 +33,12 @@ export {
 export {
   inThreadPoolWorker,
   poolForwardScorer,
+  baselineOf,
   MAX_AUTO_WORKERS,
   occlusionPoolScorer,
   OcclusionPoolJobs,
   OcclusionWorkerPool,
+  uniformBaselineArray,
   type OcclusionPoolReply,
   type OcclusionPoolRequest,
   type OcclusionPoolWorker,

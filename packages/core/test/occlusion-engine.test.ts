@@ -2,7 +2,7 @@
 // known exactly, whichever side scores, and the model's predict is never run while an engine answers.
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { asModel, ExplainError, inThreadPoolWorker, Occlusion, occlusionPoolScorer, setOcclusionEngine, type AblationScorerFactory, type OcclusionPoolWorker } from '@easy-explain/core/internal';
+import { asModel, ExplainError, inThreadPoolWorker, Occlusion, occlusionPoolScorer, setOcclusionEngine, uniformBaselineArray, type AblationScorerFactory, type OcclusionPoolWorker } from '@easy-explain/core/internal';
 import { useBackend } from './helpers';
 
 // f(x) = [Σx, 2·Σx]: ablating a region with baseline 0 drops class 1's score by 2·Σ(region).
@@ -237,6 +237,38 @@ describe('Occlusion with a model engine', () => {
     await expect(new Occlusion(toy()).attribute(x, { ...options, scorer: poolOf(true) })).rejects.toMatchObject({ code: 'worker_failed', message: 'worker 0 could not start' });
     // Both workers are told the job ended.
     expect(events.filter((e) => e.startsWith('end')).sort()).toEqual(['end 0', 'end 1']);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
+
+  it('sends a number baseline to the workers as the number, a tensor baseline as its values; the maps are one thread\'s', async () => {
+    const { x, options } = await toyJob(8);
+    const before = tf.memory().numTensors;
+    const sent: Array<Float32Array | number> = [];
+    const workers: OcclusionPoolWorker[] = [0, 1].map(() => {
+      const inner = inThreadPoolWorker(toy());
+      return {
+        request(message) {
+          if (message.type === 'start') sent.push(message.baseline);
+          return inner.request(message);
+        },
+      };
+    });
+    const scorer = occlusionPoolScorer(async () => workers, { workers: 2 });
+    const tensorBaseline = tf.fill([1, 8, 8, 2], 0.25);
+    for (const baselines of [0.5, tensorBaseline]) {
+      sent.length = 0;
+      const reference = await new Occlusion(toy()).attribute(x, { ...options, baselines });
+      const map = await new Occlusion(toy()).attribute(x, { ...options, baselines, scorer });
+      expect(maxError(map.dataSync(), Array.from(reference.dataSync()))).toBeLessThan(1e-5);
+      tf.dispose([reference, map]);
+      if (typeof baselines === 'number') expect(sent).toEqual([0.5, 0.5]);
+      else expect(sent.map((b) => (b instanceof Float32Array ? Array.from(new Set(b)) : b))).toEqual([[0.25], [0.25]]);
+    }
+    // Workers share one array per length and value instead of filling a new one per job.
+    expect(uniformBaselineArray(128, 0.5)).toBe(uniformBaselineArray(128, 0.5));
+    expect(Array.from(new Set(uniformBaselineArray(128, -1)))).toEqual([-1]);
+    tensorBaseline.dispose();
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
   });

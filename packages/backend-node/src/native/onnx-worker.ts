@@ -1,7 +1,7 @@
 // A native occlusion worker: its own onnxruntime session (OnnxEngine with one or a few intra-op threads) answers
 // core's pool requests with the engine's scorer, so a pooled map equals the one-session map bit for bit.
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import type { AblationContext, AblationScorer, OcclusionPoolRequest } from '@easy-explain/core/internal';
+import { baselineOf, type AblationContext, type AblationScorer, type OcclusionPoolRequest } from '@easy-explain/core/internal';
 import type { ErrorData, Reply } from '../pool/protocol.js';
 import { OnnxEngine } from './onnx-engine.js';
 import { answerOnnxForward } from './onnx-forward.js';
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
         return { scores: await answerOnnxForward(engine, request) };
       case 'start': {
         // The native scorer reads only the arrays; the model and tensor fields of the context are not used.
-        const context = { ...request, model: undefined, input: undefined } as unknown as AblationContext;
+        const context = { ...request, baseline: baselineOf(request), model: undefined, input: undefined } as unknown as AblationContext;
         const scorer = await (request.incremental === false ? engine.fullForwardScorer : scorerOf)(context);
         jobs.set(request.job, scorer);
         // f(x), when the scorer computed it while starting: the caller then runs no forward pass of its own.

@@ -23,8 +23,10 @@ export interface AblationContext {
   input: tf.Tensor4D;
   /** The input's values, NHWC. */
   inputData: Float32Array;
-  /** One baseline value per input element, NHWC. */
+  /** One baseline value per input element, NHWC. Read only: it may be shared with other runs (`uniformBaselineArray`). */
   baseline: Float32Array;
+  /** The baseline's one value when it is a number: workers are sent that instead of the array. */
+  uniformBaseline?: number;
   shape: [number, number, number, number];
   /** One target class per example. */
   targets: number[];
@@ -173,6 +175,7 @@ export abstract class AblationAttributor<Options extends AblationOptions> implem
       input,
       inputData,
       baseline: await baselineValues(options.baselines, shape),
+      uniformBaseline: options.baselines instanceof tf.Tensor ? undefined : (options.baselines ?? 0),
       shape,
       targets,
       perturbationsPerEval: perEval,
