@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Occlusion, type AblationContext, type AblationScorer, type Model } from '@easy-explain/core/internal';
 import { loadModel, OnnxEngine, setupBackend, type LoadedModel } from '@easy-explain/backend-node';
-import { fasterScorer, nativeThreads, ScorerTrial } from '../src/native/onnx-engine';
+import { CHECKED_BYTES, fasterScorer, nativeThreads, ScorerTrial, type WorkerEngineOptions } from '../src/native/onnx-engine';
 import { cropLength, FusedIncremental } from '../src/native/onnx-fused';
 import { IncrementalOnnx } from '../src/native/onnx-incremental';
 import { graphModel, nodeProto, readOnnx, tensorProto } from '../src/native/onnx-proto';
@@ -114,7 +114,7 @@ describe('OnnxEngine on tiny_cnn.onnx vs Captum', () => {
     let made = 0;
     runtime.InferenceSession.create = (...args: Parameters<typeof create>) => (made++, create.apply(runtime.InferenceSession, args));
     try {
-      const lazy = (await OnnxEngine.create(bytes, { workers: 1, threads: 1 }, true))!;
+      const lazy = (await OnnxEngine.create(bytes, { workers: 1, threads: 1, [CHECKED_BYTES]: true } as WorkerEngineOptions))!;
       expect(made).toBe(0);
       const { scores } = await lazy.predictNCHW(data, [1, c, h, w]);
       await lazy.predictNCHW(data, [1, c, h, w]);
@@ -122,7 +122,7 @@ describe('OnnxEngine on tiny_cnn.onnx vs Captum', () => {
       expect(Array.from(scores)).toEqual(Array.from((await engine.predictNCHW(data, [1, c, h, w])).scores));
       await lazy.dispose();
       // Bytes nobody checked still fail as a bad model, at first use.
-      const corrupt = (await OnnxEngine.create(bytes.subarray(0, 1000), { incremental: false }, true))!;
+      const corrupt = (await OnnxEngine.create(bytes.subarray(0, 1000), { incremental: false, [CHECKED_BYTES]: true } as WorkerEngineOptions))!;
       await expect(corrupt.predictNCHW(data, [1, c, h, w])).rejects.toMatchObject({ code: 'invalid_model' });
       await corrupt.dispose();
       expect(tf.memory().numTensors).toBe(before);

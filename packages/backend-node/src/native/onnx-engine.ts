@@ -45,6 +45,12 @@ export interface OnnxEngineOptions {
   onWarning?: (message: string) => void;
 }
 
+/** Set by a native worker on its engine's options (this key is not exported from the package): see `create`. */
+export const CHECKED_BYTES = Symbol('easy-explain.checkedBytes');
+export interface WorkerEngineOptions extends OnnxEngineOptions {
+  [CHECKED_BYTES]?: true;
+}
+
 /** An ONNX network loaded on onnxruntime-node. Its NHWC scorer plugs into Occlusion (`scorer`, or `attachTo`). */
 export class OnnxEngine {
   private constructor(
@@ -102,11 +108,13 @@ export class OnnxEngine {
   /**
    * Loads `onnx` (the model file's bytes; input `[N,C,H,W]`, output `[N,classes]`). Resolves to undefined when
    * onnxruntime-node is unavailable (told once through `onWarning`); rejects with `invalid_model` for bytes that
-   * are not a model onnxruntime can run. `checked` (a worker's engine, whose caller's engine checked the same bytes)
-   * makes the whole network's session on first use: the fused graphs of incremental inference need none of it, and
-   * on ResNet-50 each such session cost a cold worker about a second before its first window.
+   * are not a model onnxruntime can run.
    */
-  static async create(onnx: Uint8Array, options: OnnxEngineOptions = {}, checked = false): Promise<OnnxEngine | undefined> {
+  static async create(onnx: Uint8Array, options: OnnxEngineOptions = {}): Promise<OnnxEngine | undefined> {
+    // A worker's engine, whose caller's engine checked the same bytes, makes the whole network's session on first
+    // use: the fused graphs of incremental inference need none of it, and on ResNet-50 each such session cost a
+    // cold worker about a second before its first window.
+    const checked = (options as WorkerEngineOptions)[CHECKED_BYTES] === true;
     const { workers, threads } = nativeThreads(availableParallelism(), options);
     const batch = options.batch ?? NATIVE_BATCH;
     if (!(Number.isInteger(batch) && batch >= 1)) throw new ExplainError('invalid_option', `batch must be a positive integer; got ${String(batch)}.`);

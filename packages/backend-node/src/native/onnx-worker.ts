@@ -3,7 +3,7 @@
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { baselineOf, type AblationContext, type AblationScorer, type OcclusionPoolRequest } from '@easy-explain/core/internal';
 import type { ErrorData, Reply } from '../pool/protocol.js';
-import { OnnxEngine } from './onnx-engine.js';
+import { CHECKED_BYTES, OnnxEngine, type WorkerEngineOptions } from './onnx-engine.js';
 import { answerOnnxForward } from './onnx-forward.js';
 import type { OnnxWorkerInit } from './onnx-pool.js';
 
@@ -21,7 +21,8 @@ async function main(): Promise<void> {
   let engine: OnnxEngine | undefined;
   try {
     // The caller's engine checked these bytes: the whole network's session waits for a full forward pass.
-    engine = await OnnxEngine.create(init.onnx, { threads: init.threads, workers: 1, incremental: init.incremental, batch: init.batch, onWarning: () => {} }, true);
+    const options: WorkerEngineOptions = { threads: init.threads, workers: 1, incremental: init.incremental, batch: init.batch, onWarning: () => {}, [CHECKED_BYTES]: true };
+    engine = await OnnxEngine.create(init.onnx, options);
     if (!engine) throw new Error('onnxruntime-node did not load in a worker thread');
   } catch (error) {
     port.postMessage({ type: 'failed', error: errorData(error) } satisfies Reply);
