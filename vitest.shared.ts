@@ -10,6 +10,7 @@ const entries: Array<[string, string, string?]> = [
   ['@easy-explain/viz', 'viz'],
   ['@easy-explain/onnx', 'onnx'],
   ['@easy-explain/runtime', 'runtime'],
+  ['@easy-explain/runtime/nchw', 'runtime', 'nchw'],
   ['@easy-explain/backend-node', 'backend-node'],
   ['@easy-explain/backend-web', 'backend-web'],
 ];

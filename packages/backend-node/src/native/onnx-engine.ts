@@ -8,10 +8,10 @@ import {
   setOcclusionEngine,
   type AbortSignalLike,
   type AblationContext, type AblationScorer, type AblationScorerFactory, type Region } from '@easy-explain/core/internal';
-import { nchwAblationScorer, predictNHWC, toNCHW, type PredictNCHW } from '@easy-explain/runtime';
+import { nchwAblationScorer, predictNHWC, toNCHW, type PredictNCHW } from '@easy-explain/runtime/nchw';
 import { FusedIncremental } from './onnx-fused.js';
 import { IncrementalOnnx } from './onnx-incremental.js';
-import { NativeWorkerPool } from './onnx-pool.js';
+import type { NativeWorkerPool } from './onnx-pool.js';
 import { readOnnx } from './onnx-proto.js';
 import { loadOnnxRuntime, type OnnxRuntime, type OrtSession, type OrtSessionOptions } from './onnx-runtime.js';
 
@@ -163,7 +163,9 @@ export class OnnxEngine {
       else if (options.incremental !== undefined) options.onWarning?.(`Incremental inference is off for this ONNX model: ${reason}; occlusion runs full forward passes.`);
     }
     const chosen = incremental ? mode : false;
-    const pool = workers > 1 ? new NativeWorkerPool({ onnx, threads, incremental: chosen, batch }) : undefined;
+    // Loaded only where workers are spawned: the thread machinery brings TF.js's backends and the runtime, ~0.4 s of
+    // imports that each native worker (an engine of one session) would otherwise pay before its first window.
+    const pool = workers > 1 ? new (await import('./onnx-pool.js')).NativeWorkerPool({ onnx, threads, incremental: chosen, batch }) : undefined;
     return new OnnxEngine(runtime, session, threads, incremental, workers, pool, batch, chosen, options.onWarning);
   }
 

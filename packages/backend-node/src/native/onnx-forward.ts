@@ -11,7 +11,7 @@ import {
   type ForwardRequest,
   type ForwardScorer,
 } from '@easy-explain/core/internal';
-import { toNCHW } from '@easy-explain/runtime';
+import { toNCHW } from '@easy-explain/runtime/nchw';
 import { nativeThreads, OnnxEngine } from './onnx-engine.js';
 import { readOnnx, subModel, type OnnxGraph, type OnnxNode } from './onnx-proto.js';
 
