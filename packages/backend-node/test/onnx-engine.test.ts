@@ -10,7 +10,7 @@ import { CHECKED_BYTES, fasterScorer, nativeThreads, ScorerTrial, type WorkerEng
 import { cropLength, FusedIncremental } from '../src/native/onnx-fused';
 import { IncrementalOnnx } from '../src/native/onnx-incremental';
 import { graphModel, nodeProto, readOnnx, tensorProto } from '../src/native/onnx-proto';
-import { loadOnnxRuntime, type OnnxRuntime } from '../src/native/onnx-runtime';
+import { loadOnnxRuntime, type OnnxRuntime, type OrtTensor } from '../src/native/onnx-runtime';
 import { SHARED } from './helpers';
 
 const REFERENCE = join(SHARED, 'reference');
@@ -305,6 +305,63 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
       await fused.release();
     }
     await full.dispose();
+  });
+
+  it("a job's activations go back to the allocator when it ends, after the batch in flight; the start's session plans no memory pattern", async () => {
+    const bytes = readFileSync(join(ONNX, 'mobilenet_v1_0.75.onnx'));
+    const ort = (await loadOnnxRuntime())!;
+    const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 1, incremental: false }))!;
+    const image = readBin(index.arrays['mobilenet_v1_0.75/input'].file);
+    const zeros = new Float32Array(image.length);
+    const context = { inputData: image, baseline: zeros, shape: [1, 224, 224, 3], targets: [281], perturbationsPerEval: 27 } as unknown as AblationContext;
+    const regions = [0, 90, 179].map((y) => ({ start: [y, y, 0] as [number, number, number], end: [y + 45, y + 45, 3] as [number, number, number] }));
+    const expected = Array.from(await (full.fullForwardScorer(context) as AblationScorer).scoreRegions(regions));
+    // A runtime that records each session's options and the arrays the start's whole-network runs return.
+    const made: Array<{ start: boolean; options: unknown }> = [];
+    const startOutputs: Float32Array[][] = [];
+    const recording: OnnxRuntime = {
+      ...ort,
+      InferenceSession: {
+        create: async (model, options) => {
+          const start = Buffer.from(model).includes('ee_input_nhwc');
+          made.push({ start, options });
+          const session = await ort.InferenceSession.create(model, options);
+          if (!start) return session;
+          return Object.assign(Object.create(session), {
+            run: async (feeds: Record<string, OrtTensor>) => {
+              const outputs = await session.run(feeds);
+              startOutputs.push(Object.keys(outputs).filter((name) => name.startsWith('ee_base_')).map((name) => outputs[name].data as Float32Array));
+              return outputs;
+            },
+          });
+        },
+      },
+    };
+    const graph = readOnnx(bytes);
+    const options = { intraOpNumThreads: 1, graphOptimizationLevel: 'all' as const };
+    const fused = new FusedIncremental(recording, graph, options, new IncrementalOnnx(ort, graph, options));
+    const released = (arrays: Float32Array[]) => arrays.every((a) => a.byteLength === 0);
+
+    // Ended while a batch is in flight: the batch still reads the activations and gets the full forwards' scores.
+    const first = (await fused.scorer(context, image, zeros, () => full.fullForwardScorer(context) as AblationScorer))!;
+    expect(Array.from(await first.scoreRegions(regions))).toEqual(expected);
+    const inFlight = first.scoreRegions(regions);
+    await first.dispose();
+    expect(released(startOutputs[0])).toBe(false);
+    expect(Array.from(await inFlight)).toEqual(expected);
+    expect(startOutputs[0].length).toBeGreaterThan(20);
+    expect(released(startOutputs[0])).toBe(true);
+    await expect(first.scoreRegions(regions)).rejects.toMatchObject({ code: 'aborted' });
+
+    // Ended with nothing in flight: given back at once, and the next job's map is unchanged.
+    const second = (await fused.scorer(context, image, zeros, () => full.fullForwardScorer(context) as AblationScorer))!;
+    expect(Array.from(await second.scoreRegions(regions))).toEqual(expected);
+    await second.dispose();
+    expect(released(startOutputs[1])).toBe(true);
+
+    expect(made.filter((m) => m.start)).toEqual([{ start: true, options: { ...options, enableMemPattern: false } }]);
+    expect(made.filter((m) => !m.start).every((m) => m.options === options)).toBe(true);
+    await Promise.all([fused.release(), full.dispose()]);
   });
 
   it('crops end on the last row at any size: a residual network on 47×41 (ceil-mode pool, strided blocks, TF-style Pad) equals full forwards', async () => {

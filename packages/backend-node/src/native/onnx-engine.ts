@@ -88,7 +88,7 @@ export class OnnxEngine {
             predictInput: async (input: Float32Array, shape: [number, number, number, number]) => {
               if (shape[0] === 1 && !fused!.broken) {
                 try {
-                  const { scores } = await fused!.forward(input, shape);
+                  const scores = await fused!.scores(input, shape);
                   return { scores: scores.data as Float32Array, classes: scores.dims[1] };
                 } catch (cause) {
                   fused!.fail(cause);

@@ -18,6 +18,8 @@ export interface OrtSessionOptions {
   interOpNumThreads?: number;
   executionMode?: 'sequential' | 'parallel';
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Whether onnxruntime plans one block for a run's intermediate tensors from the shapes of earlier runs. */
+  enableMemPattern?: boolean;
   /** Session config entries, nested by their dotted names. */
   extra?: Record<string, unknown>;
 }
