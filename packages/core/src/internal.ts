@@ -4,7 +4,7 @@ export * from './index.js';
 export { throwIfAborted } from './errors.js';
 export { nowMs, yieldToEventLoop } from './platform.js';
 export { predictScores } from './model.js';
-export { baselineValues, checkImageBatch, positiveInteger, resolveTargets } from './attributors/attributor.js';
+export { baselineValues, checkImageBatch, positiveInteger, resolveTargets, uniformBaselineArray } from './attributors/attributor.js';
 export {
   AblationAttributor,
   defaultPerturbationsPerEval,
@@ -38,7 +38,6 @@ export {
   occlusionPoolScorer,
   OcclusionPoolJobs,
   OcclusionWorkerPool,
-  uniformBaselineArray,
   type OcclusionPoolReply,
   type OcclusionPoolRequest,
   type OcclusionPoolWorker,

@@ -265,8 +265,13 @@ describe('Occlusion with a model engine', () => {
       if (typeof baselines === 'number') expect(sent).toEqual([0.5, 0.5]);
       else expect(sent.map((b) => (b instanceof Float32Array ? Array.from(new Set(b)) : b))).toEqual([[0.25], [0.25]]);
     }
-    // Workers share one array per length and value instead of filling a new one per job.
+    // Workers share one array per length and value instead of filling a new one per job, and so do the caller's runs.
     expect(uniformBaselineArray(128, 0.5)).toBe(uniformBaselineArray(128, 0.5));
+    const seen: Float32Array[] = [];
+    const recording: AblationScorerFactory = (context) => (seen.push(context.baseline), scorer(context));
+    for (let run = 0; run < 2; run++) (await new Occlusion(toy()).attribute(x, { ...options, baselines: 0.5, scorer: recording })).dispose();
+    expect(seen[0]).toBe(seen[1]);
+    expect(Array.from(new Set(seen[0]))).toEqual([0.5]);
     expect(Array.from(new Set(uniformBaselineArray(128, -1)))).toEqual([-1]);
     tensorBaseline.dispose();
     expect(tf.memory().numTensors).toBe(before);

@@ -138,4 +138,39 @@ describe('progressive Occlusion (wasm, reference fixture)', () => {
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
   });
+  it("runs one after another and at once each get their own previews and map (a finished run's arrays are reused)", async () => {
+    // f = Σ x·W over the image: every window drops the score by its own Σ x·W, so two images' maps differ everywhere.
+    const weights = tf.randomUniform([1, 32, 32, 3], -1, 1, 'float32', 7);
+    const weighted = asModel((images: tf.Tensor4D) => tf.tidy(() => tf.reshape(tf.sum(tf.mul(images, weights), [1, 2, 3]), [-1, 1]) as tf.Tensor2D));
+    const images = [1, 2].map((seed) => tf.randomUniform([1, 32, 32, 3], 0.1, 1, 'float32', seed) as tf.Tensor4D);
+    const before = tf.memory().numTensors;
+    const options = { target: 0, slidingWindowShapes: [8, 8, 3] as [number, number, number], strides: [4, 4, 3] as [number, number, number], perturbationsPerEval: 5 };
+    const occlusion = new Occlusion(weighted);
+    const plain = await Promise.all(images.map(async (x) => {
+      const map = await occlusion.attribute(x, options);
+      const values = Array.from(map.dataSync());
+      map.dispose();
+      return values;
+    }));
+    expect(Math.max(...plain[0].map((v, i) => Math.abs(v - plain[1][i])))).toBeGreaterThan(0.01);
+    const progressive = async (x: tf.Tensor4D) => {
+      const previews: number[][] = [];
+      const map = await occlusion.attribute(x, { ...options, progressive: true, partialIntervalMs: 0, onPartial: (m) => previews.push(Array.from(m)) });
+      const values = Array.from(map.dataSync());
+      map.dispose();
+      return { previews, values };
+    };
+    const oneByOne = [await progressive(images[0]), await progressive(images[1])];
+    const atOnce = await Promise.all(images.map(progressive));
+    for (const runs of [oneByOne, atOnce]) {
+      runs.forEach(({ previews, values }, i) => {
+        expect(values).toEqual(plain[i]);
+        // The last preview is the final map, summed in evaluation order: float32 means of the same windows.
+        expect(Math.max(...previews[previews.length - 1].map((v, k) => Math.abs(v - plain[i][k])))).toBeLessThan(1e-5);
+        expect(previews[0]).toEqual(oneByOne[i].previews[0]);
+      });
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([...images, weights]);
+  });
 });

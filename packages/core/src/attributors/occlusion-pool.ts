@@ -3,6 +3,7 @@
 // scores them with the scorer the caller's thread would have built. So the merged map equals one thread's bit for bit.
 import * as tf from '@tensorflow/tfjs-core';
 import { ExplainError, throwIfAborted } from '../errors.js';
+import { uniformBaselineArray } from './attributor.js';
 import type { Model } from '../model.js';
 import type { AbortSignalLike } from '../platform.js';
 import type { AblationScorer, AblationScorerFactory, Region } from './feature-ablation.js';
@@ -134,15 +135,6 @@ export function baselineOf(request: { baseline: Float32Array | number; inputData
   return typeof request.baseline === 'number' ? uniformBaselineArray(request.inputData.length, request.baseline) : request.baseline;
 }
 
-let lastUniform: Float32Array | undefined;
-/**
- * `length` copies of `value`, shared by the runs that ask for the same (scorers only read a baseline): a worker makes
- * it once instead of filling fresh memory for every job, whose first touch costs page faults (~1.5 ms on 224×224×3).
- */
-export function uniformBaselineArray(length: number, value: number): Float32Array {
-  if (lastUniform?.length !== length || !Object.is(lastUniform[0], Math.fround(value))) lastUniform = new Float32Array(length).fill(value);
-  return lastUniform;
-}
 
 /**
  * The caller's side: a scorer over the workers `acquire` returns. Each worker gets the run's input, baseline and
