@@ -92,6 +92,22 @@ export function oneOf<T extends string>(value: string | undefined, flag: string,
   return value as T;
 }
 
+/**
+ * Seconds left of a stage (NaN while unknown), at its rate since its first progress report. What comes before that
+ * report is paid once (a cold start's worker threads and onnxruntime sessions, a coarse pass): spread over every
+ * later window, as an estimate from the stage's start did, it made a 9 s ResNet-18 run print "ETA 2m11s" at 2 %.
+ */
+export function remainingTime(now: () => number = () => performance.now()): (done: number, total: number) => number {
+  let first: { at: number; done: number } | undefined;
+  return (done, total) => {
+    const at = now();
+    first ??= { at, done };
+    if (done >= total) return 0;
+    if (done <= first.done) return NaN;
+    return ((at - first.at) / 1000 / (done - first.done)) * (total - done);
+  };
+}
+
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '--';
   const s = Math.max(0, Math.round(seconds));

@@ -21,6 +21,7 @@ import {
   jsonSafeText,
   number,
   oneLine,
+  remainingTime,
   oneOf,
   printableLines,
   UsageError,
@@ -124,7 +125,7 @@ function progressReporter(stderr: CliIO['stderr']) {
   let lastDecile = -1;
   let drawn = false;
   let stage = 'attribution';
-  const eta = (done: number, total: number) => ((performance.now() - start) / 1000 / done) * (total - done);
+  let eta = remainingTime();
   return {
     /** `label` names the stage (the attribution, then each metric); a new stage starts its own bar and ETA. */
     update(done: number, total: number, label = 'attribution') {
@@ -133,8 +134,11 @@ function progressReporter(stderr: CliIO['stderr']) {
         drawn = false;
         stage = label;
         start = performance.now();
+        eta = remainingTime();
         lastDecile = -1;
       }
+      // Every report feeds the estimate, drawn or not.
+      const left = eta(done, total);
       const fraction = total > 0 ? done / total : 1;
       if (stderr.isTTY) {
         const t = performance.now();
@@ -143,13 +147,13 @@ function progressReporter(stderr: CliIO['stderr']) {
         const width = Math.max(10, Math.min(40, (stderr.columns ?? 80) - 45));
         const full = Math.round(fraction * width);
         const bar = '█'.repeat(full) + '░'.repeat(width - full);
-        stderr.write(`\r${stage} ${bar} ${String(Math.floor(fraction * 100)).padStart(3)}% ${done}/${total} ETA ${formatDuration(eta(done, total))}  `);
+        stderr.write(`\r${stage} ${bar} ${String(Math.floor(fraction * 100)).padStart(3)}% ${done}/${total} ETA ${formatDuration(left)}  `);
         drawn = true;
       } else {
         const decile = Math.floor(fraction * 10);
         if (decile === lastDecile) return;
         lastDecile = decile;
-        stderr.write(`${stage} ${Math.floor(fraction * 100)}% (${done}/${total}), ETA ${formatDuration(eta(done, total))}\n`);
+        stderr.write(`${stage} ${Math.floor(fraction * 100)}% (${done}/${total}), ETA ${formatDuration(left)}\n`);
       }
     },
     /** Progressive occlusion: the coarse map is in, so the result's shape is known early. */

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setupBackend } from '@easy-explain/backend-node';
+import { remainingTime } from '../src/cli-args';
 import { runCli } from '../src/run-cli';
 import { image, MOBILENET, removeDir, tempDir } from './helpers';
 
@@ -40,6 +41,20 @@ describe('runCli in-process', () => {
     expect(stderr.text).not.toMatch(/attribution \d+% \(/); // the plain-line format is for non-TTYs
     expect(stdout.text).toContain('Egyptian cat');
     expect(tf.memory().numTensors).toBe(before); // model, input and attribution all freed
+  });
+
+  it("estimates the time left from the stage's rate after its first report, not from its start", () => {
+    // A cold ONNX run: the coarse pass (9 of 441 windows) reported after 5 s of start-up, then 27 windows per 0.5 s.
+    let clock = 0;
+    const eta = remainingTime(() => clock);
+    clock = 5000;
+    expect(eta(9, 441)).toBeNaN(); // one report gives no rate: printed as "--"
+    clock = 5500;
+    expect(eta(36, 441)).toBeCloseTo((0.5 / 27) * 405, 9); // 7.5 s; from the start it would be 5.5 / 36 · 405 = 61.9 s
+    clock = 6000;
+    expect(eta(63, 441)).toBeCloseTo((1 / 54) * 378, 9);
+    expect(eta(441, 441)).toBe(0);
+    expect(remainingTime(() => 0)(9, 9)).toBe(0); // a stage done at its first report
   });
 
   it('reports an unexpected failure as an internal error: exit 1, one line, hint for the stack', async () => {
