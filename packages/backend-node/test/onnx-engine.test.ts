@@ -274,7 +274,8 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
     x.dispose();
   });
 
-  it('when onnxruntime refuses a fused graph, the batches run full forward passes, it is told once, and the scores are the full ones', async () => {
+  /** MobileNet v1 on the shared photo, three 45-px windows down the diagonal, and full forward passes' scores for them. */
+  const fusedCase = async () => {
     const bytes = readFileSync(join(ONNX, 'mobilenet_v1_0.75.onnx'));
     const ort = (await loadOnnxRuntime())!;
     const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 1, incremental: false }))!;
@@ -282,7 +283,12 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
     const zeros = new Float32Array(image.length);
     const context = { inputData: image, baseline: zeros, shape: [1, 224, 224, 3], targets: [281], perturbationsPerEval: 27 } as unknown as AblationContext;
     const regions = [0, 90, 179].map((y) => ({ start: [y, y, 0] as [number, number, number], end: [y + 45, y + 45, 3] as [number, number, number] }));
-    const expected = await (full.fullForwardScorer(context) as AblationScorer).scoreRegions(regions);
+    const expected = Array.from(await (full.fullForwardScorer(context) as AblationScorer).scoreRegions(regions));
+    return { bytes, ort, full, image, zeros, context, regions, expected };
+  };
+
+  it('when onnxruntime refuses a fused graph, the batches run full forward passes, it is told once, and the scores are the full ones', async () => {
+    const { bytes, ort, full, image, zeros, context, regions, expected } = await fusedCase();
     // A runtime that refuses one kind of graph: the per-batch fused graph, or the whole-network one of the start.
     for (const [marker, starts] of [['ee_index_0', true], ['ee_input_nhwc', false]] as const) {
       const refusing: OnnxRuntime = {
@@ -298,7 +304,7 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
       const scorer = await fused.scorer(context, image, zeros, () => full.fullForwardScorer(context) as AblationScorer);
       if (starts) {
         expect(scorer).toBeDefined();
-        for (let call = 0; call < 2; call++) expect(Array.from(await scorer!.scoreRegions(regions))).toEqual(Array.from(expected));
+        for (let call = 0; call < 2; call++) expect(Array.from(await scorer!.scoreRegions(regions))).toEqual(expected);
       } else expect(scorer).toBeUndefined(); // the engine then runs full forward passes itself
       expect(fused.broken).toBe('unsupported node');
       expect(warnings).toEqual([expect.stringMatching(/refused its cropped graph \(unsupported node\); occlusion runs full forward passes/)]);
@@ -308,14 +314,7 @@ describe('OnnxEngine on the 224×224 ONNX models vs Captum (window 56, stride 28
   });
 
   it("a job's activations go back to the allocator when it ends, after the batch in flight; the start's session plans no memory pattern", async () => {
-    const bytes = readFileSync(join(ONNX, 'mobilenet_v1_0.75.onnx'));
-    const ort = (await loadOnnxRuntime())!;
-    const full = (await OnnxEngine.create(bytes, { workers: 1, threads: 1, incremental: false }))!;
-    const image = readBin(index.arrays['mobilenet_v1_0.75/input'].file);
-    const zeros = new Float32Array(image.length);
-    const context = { inputData: image, baseline: zeros, shape: [1, 224, 224, 3], targets: [281], perturbationsPerEval: 27 } as unknown as AblationContext;
-    const regions = [0, 90, 179].map((y) => ({ start: [y, y, 0] as [number, number, number], end: [y + 45, y + 45, 3] as [number, number, number] }));
-    const expected = Array.from(await (full.fullForwardScorer(context) as AblationScorer).scoreRegions(regions));
+    const { bytes, ort, full, image, zeros, context, regions, expected } = await fusedCase();
     // A runtime that records each session's options and the arrays the start's whole-network runs return.
     const made: Array<{ start: boolean; options: unknown }> = [];
     const startOutputs: Float32Array[][] = [];
