@@ -364,6 +364,9 @@ class PartialMap {
   private background?: Float32Array;
   /** A released map's background array, taken over with its sums and counts. */
   private spareBackground?: Float32Array;
+  /** The next map's array, made ahead by `prepare`. */
+  private nextMap?: Float32Array;
+  private released = false;
 
   constructor(private readonly shape: [number, number, number, number]) {
     const size = shape[1] * shape[2] * shape[3];
@@ -386,7 +389,6 @@ class PartialMap {
     this.released = true;
     spareArrays = { sums: this.sums, counts: this.counts, background: this.background ?? this.spareBackground };
   }
-  private released = false;
 
   add(region: Region, diffs: ArrayLike<number>): void {
     const [n, , w, c] = this.shape;
@@ -410,7 +412,6 @@ class PartialMap {
   prepare(): void {
     this.nextMap ??= new Float32Array(this.sums.length).fill(0);
   }
-  private nextMap?: Float32Array;
 
   map(fillGaps = false): Float32Array {
     const out = this.nextMap ?? new Float32Array(this.sums.length);
