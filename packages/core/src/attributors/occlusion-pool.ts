@@ -135,7 +135,6 @@ export function baselineOf(request: { baseline: Float32Array | number; inputData
   return typeof request.baseline === 'number' ? uniformBaselineArray(request.inputData.length, request.baseline) : request.baseline;
 }
 
-
 /**
  * The caller's side: a scorer over the workers `acquire` returns. Each worker gets the run's input, baseline and
  * targets once; then every batch of regions is cut into slices of `perturbationsPerEval` (the single-thread
