@@ -23,9 +23,11 @@ const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 const cores = availableParallelism();
 const BATCH = 27; // Occlusion's default perturbationsPerEval for a 224×224×3 input
 const captum = { 'MobileNet v1 0.75': 6.4, 'ResNet-50': 39.5 }; // Captum's best (PyTorch 1.13, 2 threads), issue 14
-// onnxruntime's one-thread forward (batch 1) on the host and in the hour Captum's figures were taken (issue 14). Hosts
-// here differ by up to 2× from one session to the next, and Captum cannot run here (no PyPI): its figure is also
-// shown scaled by this host's speed against that hour's, assuming PyTorch speeds up as onnxruntime does.
+// Captum's own times on this host, when bench/captum_occlusion.py has measured them (`--json FILE`, then
+// CAPTUM_RESULTS=FILE): each model's best over threads and perturbations_per_eval. Without them, the issue's figure is
+// also shown scaled by this host's onnxruntime speed against the hour it was taken, an estimate that assumes PyTorch
+// speeds up as onnxruntime does (hosts here differ by up to 2× from one session to the next).
+const captumHere = process.env.CAPTUM_RESULTS ? JSON.parse(readFileSync(process.env.CAPTUM_RESULTS, 'utf8')) : undefined;
 const captumHourForwardMs = { 'MobileNet v1 0.75': 11, 'ResNet-50': 85 };
 const hostForwardMs = {};
 const seconds = async (fn) => {
@@ -149,9 +151,9 @@ for (const m of models) {
     // Workers count their own multiply-adds; the one-session row of the same setting shows them.
     const saved = !engine.incremental || engine.mode === false ? '0 (full forwards)' : engine.choice ? `as 1 session (picked ${engine.choice})` : flops?.full ? `${((1 - flops.incremental / flops.full) * 100).toFixed(1)} %` : 'as 1 session';
     await engine.dispose();
-    const scaled = (captum[m.name] * hostForwardMs[m.name]) / captumHourForwardMs[m.name];
+    const here = captumHere ? captumHere[m.name]?.best.seconds : (captum[m.name] * hostForwardMs[m.name]) / captumHourForwardMs[m.name];
     summary.push(
-      `| ${m.name} | ${label} | ${engine.workers}×${engine.threads} | ${exact.toFixed(2)} | ${(captum[m.name] / exact).toFixed(2)}× | ${(scaled / exact).toFixed(2)}× | ${first.toFixed(2)} (${((first / exact) * 100).toFixed(1)} %) | ${saved} | ${load()} |`,
+      `| ${m.name} | ${label} | ${engine.workers}×${engine.threads} | ${exact.toFixed(2)} | ${(captum[m.name] / exact).toFixed(2)}× | ${here ? `${(here / exact).toFixed(2)}×` : '–'} | ${first.toFixed(2)} (${((first / exact) * 100).toFixed(1)} %) | ${saved} | ${load()} |`,
     );
   }
   nhwcInput.dispose();
@@ -177,10 +179,13 @@ console.log(`| model | engine | threads | batch 1 | batch ${NATIVE_BATCH} | batc
 console.log('|---|---|---:|---:|---:|---:|');
 rows.forEach((r) => console.log(r));
 console.log('\n## Occlusion, window 45, stride 9 (442 forwards), progressive: the default and each lever changed alone');
-console.log('| model | engine | workers×threads | exact s | Captum best / ours | Captum scaled to this host / ours | first coarse map s (of exact) | conv multiply-adds saved | load after |');
+console.log(`| model | engine | workers×threads | exact s | Captum best (issue) / ours | ${captumHere ? 'Captum best measured here' : 'Captum scaled to this host'} / ours | first coarse map s (of exact) | conv multiply-adds saved | load after |`);
 console.log('|---|---|---:|---:|---:|---:|---:|---:|---|');
 summary.forEach((r) => console.log(r));
 console.log('');
 scatter.forEach((line) => console.log(line));
+if (captumHere) {
+  for (const [name, r] of Object.entries(captumHere)) console.log(`\nCaptum here, ${name}: best ${r.best.seconds} s (${r.best.threads} threads, perturbations_per_eval ${r.best.ppe}); ${r.runs.map((x) => `${x.threads}×${x.ppe} ${x.seconds} s`).join(', ')}.`);
+}
 console.log(`\nHost speed: onnxruntime one thread, batch 1: ${Object.entries(hostForwardMs).map(([name, ms]) => `${name} ${ms} ms (Captum's hour: ${captumHourForwardMs[name]} ms)`).join(', ')}.`);
 console.log(`load average at end ${load()}`);
