@@ -143,7 +143,6 @@ for (const m of models) {
     if (label.startsWith('default')) {
       const jobs = [{ exact, first }];
       for (let k = 1; k < DEFAULT_JOBS; k++) jobs.push(await timedJob());
-      const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
       const shares = jobs.map((j) => (j.first / j.exact) * 100);
       scatter.push(`${m.name}, default, ${jobs.length} jobs in a row: exact ${jobs.map((j) => j.exact.toFixed(2)).join(', ')} s (median ${median(jobs.map((j) => j.exact)).toFixed(2)}); first coarse map ${shares.map((p) => p.toFixed(1)).join(', ')} % (median ${median(shares).toFixed(1)} %)`);
     }
