@@ -4,7 +4,8 @@ PyTorch on this machine, so both sides are measured in the same hour instead of 
 
 - MobileNet v1 0.75: the shared ONNX export's own weights, loaded into an equivalent PyTorch module (TF "same"
   padding); its output on the reference input is checked against PyTorch's stored output before anything is timed.
-- ResNet-50: torchvision's resnet50 with random weights (eval mode), the network bench/resnet50-onnx.mjs writes.
+- ResNet-50: torchvision's resnet50 with random weights (eval mode), BatchNorm unfolded as a PyTorch user runs it;
+  bench/resnet50-onnx.mjs writes the same layout with BatchNorm folded, as PyTorch's ONNX export does.
 
 For each thread count and perturbations_per_eval the job runs once after a warm-up job (window 56, stride 28), which
 is the protocol of bench/native.mjs. Prints a table and, last, one JSON line with every time and each model's best.
@@ -17,15 +18,18 @@ Usage: python3 bench/captum_occlusion.py [--threads 1,2] [--ppe 1,8,16,32] [--mo
                                          [--json FILE] [--save-map DIR]
 Then `CAPTUM_RESULTS=FILE node bench/native.mjs` prints our times against these.
 
-Run it with MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000 on these VMs, where a fresh page costs ~2.7 ms/MB:
-glibc otherwise maps large tensors afresh for each batch and returns them after it. MobileNet at 2 threads and
-perturbations_per_eval 8 took 10.0 s with 1.17 M page faults without them, 2.55 s with 94 k faults with them; the
-settings change no result, and without them Captum's best setting here would look 2.6x slower than it is.
+The script keeps PyTorch's large tensors on pages it has touched before (glibc's mallopt: no mmap for them, no trim
+below 2 GiB): on these VMs, where a fresh page costs ~2.7 ms/MB, glibc otherwise maps them afresh for each batch and
+returns them after it. MobileNet at 2 threads and perturbations_per_eval 8 took 10.0 s with 1.17 M page faults
+without it, 2.4-2.6 s with 94-102 k faults with it (the same as MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1e11 in the
+environment); it changes no result, and without it Captum's best setting here would look 2.6x slower than it is.
 """
 
 import argparse
+import ctypes
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -80,6 +84,20 @@ class MobileNetV1(torch.nn.Module):
         return torch.softmax(x.flatten(1), dim=1)
 
 
+def keep_pages():
+    """Large allocations stay in glibc's heap and freed memory is not given back to the system, so a batch reuses
+    the pages of the one before it (see the module's docstring). Elsewhere than glibc, says so and leaves malloc as
+    it is."""
+    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's malloc.h
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        if libc.mallopt(M_MMAP_MAX, 0) == 1 and libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1) == 1:
+            return
+    except (OSError, AttributeError):
+        pass
+    print("glibc's mallopt is not available: Captum's times may include fresh pages for each batch", file=sys.stderr)
+
+
 def read_f32(name, shape):
     return np.fromfile(os.path.join(SHARED, name), dtype="<f4").reshape(shape)
 
@@ -130,6 +148,7 @@ def main():
     parser.add_argument("--json", help="file for the results (the JSON line printed last)")
     parser.add_argument("--save-map", help="directory for each model's map (NHWC float32, <model>_45_9.bin)")
     args = parser.parse_args()
+    keep_pages()
     threads = [int(t) for t in args.threads.split(",")]
     ppes = [int(p) for p in args.ppe.split(",")]
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, cores {os.cpu_count()}, "

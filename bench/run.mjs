@@ -50,9 +50,7 @@ function captumSideBySide() {
   }
   const file = join(scratch, 'captum.json');
   console.log('\n=== bench/captum_occlusion.py');
-  // Large tensors stay on pages PyTorch has touched before (see the script's docstring).
-  const env = { ...process.env, MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '100000000000' };
-  const run = spawnSync(python, ['bench/captum_occlusion.py', '--json', file], { cwd: root, stdio: 'inherit', env });
+  const run = spawnSync(python, ['bench/captum_occlusion.py', '--json', file], { cwd: root, stdio: 'inherit' });
   if (run.status !== 0) failed++;
   return run.status === 0 ? file : undefined;
 }
